@@ -1,0 +1,1 @@
+"""Pure domain core: no dagster, no boto3. Models, parsers, chunking, documents, prompts."""

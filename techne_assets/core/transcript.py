@@ -1,0 +1,63 @@
+"""Transcript model (segments with times and speakers) and the parsers for Transcribe JSON, WebVTT and SRT."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class Segment(BaseModel):
+    """One stretch of speech by one speaker (or an unknown one)."""
+
+    start: float = Field(ge=0, description="seconds from the start of the media")
+    end: float = Field(ge=0, description="seconds from the start of the media")
+    speaker: str | None = None
+    text: str
+
+    @field_validator("end")
+    @classmethod
+    def _end_not_before_start(cls, end: float, info) -> float:
+        start = info.data.get("start", 0.0)
+        return max(end, start)
+
+    @property
+    def words(self) -> list[str]:
+        return self.text.split()
+
+
+class Transcript(BaseModel):
+    """The normalized transcript every later stage reads."""
+
+    language: str | None = None
+    duration: float | None = Field(default=None, description="media duration in seconds, when known")
+    segments: list[Segment] = Field(default_factory=list)
+
+    @property
+    def word_count(self) -> int:
+        return sum(len(s.words) for s in self.segments)
+
+    @property
+    def speakers(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for s in self.segments:
+            if s.speaker:
+                seen.setdefault(s.speaker, None)
+        return list(seen)
+
+    @property
+    def spoken_end(self) -> float:
+        return max((s.end for s in self.segments), default=0.0)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(s.text for s in self.segments)
+
+    def to_public_json(self) -> dict:
+        """The shape `techne transcript` prints and the `transcript` asset stores."""
+        return {
+            "language": self.language,
+            "duration": self.duration,
+            "segments": [
+                {"start": s.start, "end": s.end, "speaker": s.speaker, "text": s.text}
+                for s in self.segments
+            ],
+        }

@@ -1,0 +1,1 @@
+"""Writers: the port every writer implements, the offline writer and the staged model writer."""

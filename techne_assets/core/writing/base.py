@@ -1,0 +1,97 @@
+"""The writer port: a transcript in, a draft (intermediate artifacts plus the document model) out."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from techne_assets.core.document import Document
+from techne_assets.core.transcript import Transcript
+
+
+class CallUsage(BaseModel):
+    """What one model call used and cost, read from the service's usage fields."""
+
+    stage: str
+    model_id: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_write_input_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_seconds: float = 0.0
+    stop_reason: str | None = None
+
+
+class Draft(BaseModel):
+    """Everything a writer produced on the way to the document, kept so later stages can be re-run."""
+
+    writer: str
+    chunk_notes: list[dict[str, Any]] = Field(default_factory=list)
+    outline: dict[str, Any] = Field(default_factory=dict)
+    sections: dict[str, str] = Field(default_factory=dict, description="section heading → Markdown")
+    calls: list[CallUsage] = Field(default_factory=list)
+    removed_ungrounded: list[str] = Field(
+        default_factory=list, description="technical spans dropped because the transcript lacks them"
+    )
+    document: Document
+
+    @property
+    def input_tokens(self) -> int:
+        return sum(c.input_tokens + c.cache_read_input_tokens + c.cache_write_input_tokens for c in self.calls)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(c.output_tokens for c in self.calls)
+
+    @property
+    def cost_usd(self) -> float:
+        return round(sum(c.cost_usd for c in self.calls), 6)
+
+
+class WritingContext(BaseModel):
+    """What a writer knows about the call besides its transcript."""
+
+    source_name: str
+    call_date: str | None = None
+    media_duration: float | None = None
+    video_url: str | None = None
+
+
+class Writer(Protocol):
+    name: str
+
+    def write(self, transcript: Transcript, context: WritingContext) -> Draft: ...
+
+
+class ToolSpec(BaseModel):
+    """A tool the model is forced to call, so structured output comes as validated JSON."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+class ModelReply(BaseModel):
+    text: str = ""
+    tool_input: dict[str, Any] | None = None
+    stop_reason: str
+    usage: CallUsage
+
+
+class ModelClient(Protocol):
+    """The port the staged writer calls; the Bedrock adapter implements it (and test doubles do)."""
+
+    model_id: str
+
+    def converse(
+        self,
+        *,
+        stage: str,
+        system: str,
+        prompt: str,
+        cached_prefix: str | None = None,
+        max_tokens: int = 4096,
+        tool: ToolSpec | None = None,
+    ) -> ModelReply: ...
