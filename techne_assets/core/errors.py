@@ -17,3 +17,7 @@ class InputError(Exception):
 
 class TranscriptParseError(InputError):
     """A caption or transcript file that does not parse; the reason says where (line or field)."""
+
+
+class ProcessingFailed(Exception):
+    """A pipeline step or a blocking check failed; the message is that step's one-line description."""

@@ -1,0 +1,69 @@
+# `make run`: set everything up, record the demo call, process it, then start `dagster dev`.
+# `make test`: set everything up and run the whole test suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+SYSTEM_PACKAGES := ffmpeg espeak-ng fonts-dejavu-core chromium postgresql
+ENV ?= dev
+
+.PHONY: setup system-packages venv run demo dev test bench lock deploy teardown clean
+
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:" $$missing; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -r requirements.lock
+	$(PYTHON) -m pip install -q --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+setup: system-packages venv $(DAGSTER_HOME)/dagster.yaml
+
+demo: setup
+	$(VENV)/bin/techne demo
+
+run: demo
+	$(VENV)/bin/techne process data/inbox/treinamento-k8s-crashloop.mp4
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+dev: setup
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+test: setup
+	$(PYTHON) -m pytest
+
+bench: setup
+	$(PYTHON) benchmarks/bench_offline_pipeline.py
+	$(PYTHON) benchmarks/bench_bedrock_quota.py
+
+# Regenerates the lock from pyproject's dependencies and dev extra (run after changing them).
+lock:
+	rm -rf .lock-venv && python3.11 -m venv .lock-venv
+	.lock-venv/bin/pip install -q --upgrade pip && .lock-venv/bin/pip install -q '.[dev]'
+	.lock-venv/bin/pip freeze --exclude techne-assets | sort > requirements.lock
+	rm -rf .lock-venv
+
+deploy:
+	infra/deploy.sh $(ENV)
+
+teardown:
+	infra/teardown.sh $(ENV)
+
+clean:
+	rm -rf $(VENV) $(DAGSTER_HOME) data/output data/work data/state

@@ -1,0 +1,145 @@
+"""What happens when a run ends or a check fails: the tracking record, a notification, log lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import PurePosixPath
+
+from techne_assets.adapters.notify import Notifier
+from techne_assets.adapters.tracking import RunRecord, RunStatus, Tracker
+from techne_assets.core.notifications import (
+    check_failed_notification,
+    completed_notification,
+    failed_notification,
+)
+from techne_assets.core.observability import document_complete_line, emf_record, processing_result_line
+
+_logger = logging.getLogger("techne_assets.outcomes")
+
+
+def _log_json(record: dict) -> None:
+    # One JSON object per line on stdout: CloudWatch Logs parses its fields and extracts EMF metrics.
+    sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _file_name(video_key: str) -> str:
+    return PurePosixPath(video_key).name or video_key
+
+
+def report_completed(
+    tracker: Tracker, notifier: Notifier, *, execution_id: str, run_url: str, environment: str
+) -> RunRecord | None:
+    record = tracker.get(execution_id)
+    if record is None:
+        _logger.warning("no tracking record for run %s; nothing to report", execution_id)
+        return None
+    record = tracker.update(execution_id, status=RunStatus.COMPLETED, error=None)
+    document_uri = record.document_uris.get("document.md")
+    _log_json(
+        processing_result_line(
+            execution_id=execution_id, status="COMPLETED", video_key=record.video_key, cost_usd=record.cost_usd
+        )
+    )
+    _log_json(
+        document_complete_line(
+            execution_id=execution_id,
+            video_key=record.video_key,
+            duration_seconds=record.duration_seconds,
+            document_uri=document_uri,
+        )
+    )
+    _log_json(
+        emf_record(
+            environment=environment,
+            duration_seconds=record.duration_seconds,
+            cost_usd=record.cost_usd,
+            input_tokens=record.input_tokens,
+            output_tokens=record.output_tokens,
+            failed=False,
+        )
+    )
+    notifier.send(
+        completed_notification(
+            _file_name(record.video_key),
+            execution_id,
+            document_uri or "(no document.md recorded)",
+            record.cost_usd,
+            record.duration_seconds,
+            record.media_duration_seconds,
+            run_url,
+        )
+    )
+    return record
+
+
+def report_failed(
+    tracker: Tracker,
+    notifier: Notifier,
+    *,
+    execution_id: str,
+    video_key: str,
+    partition_key: str,
+    step: str,
+    reason: str,
+    run_url: str,
+    environment: str,
+) -> RunRecord:
+    if tracker.get(execution_id) is None:
+        tracker.start(execution_id, video_key=video_key, partition_key=partition_key)
+    record = tracker.update(execution_id, status=RunStatus.FAILED, error=f"{step}: {reason}")
+    _log_json(
+        processing_result_line(
+            execution_id=execution_id,
+            status="FAILED",
+            video_key=video_key,
+            cost_usd=record.cost_usd,
+            error=record.error,
+        )
+    )
+    _log_json(
+        emf_record(
+            environment=environment,
+            duration_seconds=record.duration_seconds,
+            cost_usd=record.cost_usd,
+            input_tokens=record.input_tokens,
+            output_tokens=record.output_tokens,
+            failed=True,
+        )
+    )
+    notifier.send(
+        failed_notification(_file_name(video_key), execution_id, step, reason, run_url, cost_usd=record.cost_usd)
+    )
+    return record
+
+
+def report_check_failed(
+    notifier: Notifier,
+    *,
+    execution_id: str,
+    video_key: str,
+    check_name: str,
+    asset: str,
+    severity: str,
+    description: str,
+    run_url: str,
+) -> None:
+    _log_json(
+        {
+            "level": "ERROR" if severity == "ERROR" else "WARNING",
+            "message": "Quality check failed",
+            "execution_id": execution_id,
+            "video_key": video_key,
+            "check": check_name,
+            "asset": asset,
+            "severity": severity,
+            "description": description,
+        }
+    )
+    notifier.send(
+        check_failed_notification(
+            _file_name(video_key), execution_id, check_name, asset, severity, description, run_url
+        )
+    )

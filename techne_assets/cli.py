@@ -1,0 +1,126 @@
+"""`techne`: process one video, print a transcript, record the demo, backfill, evaluate, check the setup."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+from techne_assets.core.errors import InputError, ProcessingFailed
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"techne: error: {' '.join(message.split())}", file=sys.stderr)
+    return code
+
+
+def cmd_transcript(args: argparse.Namespace) -> int:
+    from techne_assets.core.transcript import load_transcript
+
+    transcript = load_transcript(Path(args.file))
+    json.dump(transcript.to_public_json(), sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from techne_assets.adapters.demo import record_demo
+    from techne_assets.settings import get_settings
+
+    inbox = Path(args.inbox or get_settings().input_uri)
+    if str(inbox).startswith("s3://"):
+        return _fail(f"{inbox}: the demo is written to a local folder; pass --inbox DIR")
+    video, captions = record_demo(inbox)
+    print(video)
+    print(captions)
+    return 0
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    from techne_assets.pipeline import process_video
+
+
+    published = process_video(
+        args.video,
+        captions=Path(args.captions) if args.captions else None,
+        output=args.out,
+        verbose=args.verbose,
+    )
+    print(published.markdown_uri)
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from techne_assets.backfill import submit_backfill
+    from techne_assets.settings import get_settings
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            return _fail(f"--since {args.since}: not a date (expected YYYY-MM-DD)")
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    plan = submit_backfill(
+        get_settings(), dg.DagsterInstance.get(), prefix=args.prefix, since=since, dry_run=args.dry_run
+    )
+    if args.dry_run:
+        for key in plan.partition_keys:
+            print(key)
+        print(f"{len(plan.partition_keys)} videos would be backfilled (dry run: nothing submitted)")
+    elif plan.backfill_id is None:
+        print("no videos to backfill")
+    else:
+        print(f"backfill {plan.backfill_id} submitted: {len(plan.partition_keys)} videos")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="techne", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    process = sub.add_parser("process", help="materialize video → transcript → draft → document for one video")
+    process.add_argument("video", help="a local video file or an s3://bucket/key URI")
+    process.add_argument("--captions", help="caption file (.vtt, .srt, Transcribe .json) to use as transcript")
+    process.add_argument("--out", help="output folder or s3:// URI (default: TECHNE_OUTPUT_URI)")
+    process.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
+    process.set_defaults(handler=cmd_process)
+
+    transcript = sub.add_parser("transcript", help="print the normalized transcript JSON of a caption file")
+    transcript.add_argument("file")
+    transcript.set_defaults(handler=cmd_transcript)
+
+    demo = sub.add_parser("demo", help="record a short sample pt-BR training call into the inbox")
+    demo.add_argument("--inbox", help="folder to write into (default: TECHNE_INPUT_URI)")
+    demo.set_defaults(handler=cmd_demo)
+
+    backfill = sub.add_parser("backfill", help="register existing videos and submit one Dagster backfill")
+    backfill.add_argument("--prefix", default="", help="only keys starting with this prefix")
+    backfill.add_argument("--since", help="only videos modified on or after this date (YYYY-MM-DD)")
+    backfill.add_argument("--dry-run", action="store_true", help="list what would be backfilled")
+    backfill.set_defaults(handler=cmd_backfill)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except InputError as error:
+        return _fail(error.one_line())
+    except ProcessingFailed as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""What the pipeline knows about a source video: where it is and what ffprobe saw in it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class AudioStream(BaseModel):
+    index: int
+    codec: str | None = None
+    channels: int | None = None
+    sample_rate: int | None = None
+    language: str | None = None
+
+
+class MediaInfo(BaseModel):
+    """ffprobe's view of a media file."""
+
+    duration_seconds: float = Field(ge=0)
+    format_name: str | None = None
+    video_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    audio_streams: list[AudioStream] = Field(default_factory=list)
+
+
+class VideoInfo(BaseModel):
+    """The `video` asset: the source object and its media facts."""
+
+    partition_key: str
+    key: str = Field(description="the object's key inside the input storage")
+    uri: str = Field(description="file path or s3:// URI of the source object")
+    size_bytes: int
+    etag: str = Field(description="S3 ETag, or a content hash for local files")
+    last_modified: str | None = None
+    media: MediaInfo

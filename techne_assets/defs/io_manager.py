@@ -1,0 +1,41 @@
+"""Asset values are pydantic models kept as JSON in the work storage (a folder or S3)."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+from pydantic import BaseModel
+
+from techne_assets.adapters.storage import Storage, storage_from_uri
+
+
+class PydanticJsonIOManager(dg.ConfigurableIOManager):
+    """One JSON file per asset and partition: readable by people, reloadable by later steps."""
+
+    work_uri: str
+
+    def _storage(self) -> Storage:
+        return storage_from_uri(self.work_uri)
+
+    @staticmethod
+    def _key(context: dg.OutputContext | dg.InputContext) -> str:
+        asset = "/".join(context.asset_key.path)
+        partition = context.asset_partition_key if context.has_asset_partitions else "_unpartitioned"
+        return f"assets/{asset}/{partition}.json"
+
+    def handle_output(self, context: dg.OutputContext, obj: BaseModel) -> None:
+        if not isinstance(obj, BaseModel):
+            raise TypeError(f"{context.asset_key.to_user_string()} must return a pydantic model")
+        key = self._key(context)
+        self._storage().write_bytes(
+            key, obj.model_dump_json(indent=1).encode("utf-8"), content_type="application/json"
+        )
+        context.add_output_metadata({"stored_at": dg.MetadataValue.path(self._storage().uri(key))})
+
+    def load_input(self, context: dg.InputContext) -> BaseModel:
+        model = context.dagster_type.typing_type
+        data = self._storage().read_bytes(self._key(context.upstream_output))
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            return model.model_validate_json(data)
+        return json.loads(data)
