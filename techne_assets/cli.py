@@ -19,7 +19,7 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def cmd_transcript(args: argparse.Namespace) -> int:
-    from techne_assets.core.transcript import load_transcript
+    from techne_assets.core.captions import load_transcript
 
     transcript = load_transcript(Path(args.file))
     json.dump(transcript.to_public_json(), sys.stdout, ensure_ascii=False, indent=1)
@@ -81,6 +81,21 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from techne_assets.core.evaluation import format_markdown_table
+    from techne_assets.evaluation_runner import evaluate, load_embedder, select_writers
+
+    writers, note = select_writers(args.writer)
+    if note:
+        print(f"techne: {note}", file=sys.stderr)
+    embed = load_embedder(args.embedding_model) if args.embedding_model else None
+    table = format_markdown_table(evaluate(Path(args.dir), writers, embed=embed))
+    print(table, end="")
+    if args.out:
+        Path(args.out).write_text(table, encoding="utf-8")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="techne", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -105,12 +120,36 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--since", help="only videos modified on or after this date (YYYY-MM-DD)")
     backfill.add_argument("--dry-run", action="store_true", help="list what would be backfilled")
     backfill.set_defaults(handler=cmd_backfill)
+
+    evaluation = sub.add_parser("eval", help="write documents for the gold calls and print their quality metrics")
+    evaluation.add_argument("dir", nargs="?", default="tests/data/gold", help="gold set folder (default: tests/data/gold)")
+    evaluation.add_argument("--writer", choices=["offline", "bedrock", "all"], default="all",
+                            help="all: offline, plus Bedrock when AWS credentials are found (default)")
+    evaluation.add_argument("--out", help="also write the Markdown table to this file")
+    evaluation.add_argument("--embedding-model", help="sentence-transformers model for embedding similarity (optional)")
+    evaluation.set_defaults(handler=cmd_eval)
     return parser
+
+
+def _prepare_dagster_home() -> None:
+    """The instance lives in a project-local DAGSTER_HOME unless the environment names another;
+    a new one gets the project's dagster.yaml (or at least telemetry off)."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve())))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        project_config = Path("dagster.yaml")
+        config.write_text(
+            project_config.read_text(encoding="utf-8")
+            if project_config.is_file()
+            else "telemetry:\n  enabled: false\n",
+            encoding="utf-8",
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
-    os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
+    _prepare_dagster_home()
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

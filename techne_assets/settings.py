@@ -54,7 +54,9 @@ class Settings(BaseSettings):
     bedrock_output_burndown: float = Field(
         default=5.0, description="quota tokens charged per output token (5 for Claude 4-family)"
     )
-    bedrock_max_output_tokens: int = 8192
+    bedrock_max_output_tokens: int = Field(
+        default=16_384, description="the largest maxTokens a stage may ask for (its retry after a cut-off)"
+    )
     bedrock_state_table: str | None = Field(
         default=None, description="DynamoDB table holding the shared limiter/breaker state (aws)"
     )

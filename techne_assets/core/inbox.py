@@ -103,6 +103,10 @@ def plan_tick(
         waiting_for_stable_size=len(pending),
         left_for_next_tick=len(left),
         cursor=InboxCursor(
-            high_water_mark=new_mark, recent=recent, recent_times=recent_times, pending_sizes=pending
+            high_water_mark=new_mark,
+            recent=recent,
+            recent_times=recent_times,
+            # Left-over videos were already stable; remembering their sizes keeps them ready.
+            pending_sizes=pending | {o.key: o.size for o in left},
         ),
     )

@@ -1,8 +1,27 @@
-"""Transcript model (segments with times and speakers) and the parsers for Transcribe JSON, WebVTT and SRT."""
+"""Transcript model (segments with times and speakers); the parsers live in core/captions.py."""
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel, Field, field_validator
+
+
+def format_timestamp(seconds: float) -> str:
+    """`HH:MM:SS` (whole seconds, rounded down); hours grow past 99 rather than wrap."""
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(
+            f"a timestamp needs a finite, non-negative number of seconds, got {seconds!r}"
+        )
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def format_segment_line(segment: Segment) -> str:
+    """One transcript line, `[00:12:03] Ana: texto`, as chunks and the appendix show it."""
+    text = " ".join(segment.text.split())
+    label = f"{segment.speaker}: " if segment.speaker else ""
+    return f"[{format_timestamp(segment.start)}] {label}{text}"
 
 
 class Segment(BaseModel):
@@ -28,7 +47,9 @@ class Transcript(BaseModel):
     """The normalized transcript every later stage reads."""
 
     language: str | None = None
-    duration: float | None = Field(default=None, description="media duration in seconds, when known")
+    duration: float | None = Field(
+        default=None, description="media duration in seconds, when known"
+    )
     segments: list[Segment] = Field(default_factory=list)
 
     @property

@@ -1,7 +1,5 @@
 """Run-status and check sensors: tracking records, notifications and log lines follow every run."""
 
-from __future__ import annotations
-
 import dagster as dg
 from dagster._core.events import DagsterEventType
 from dagster._core.storage.tags import PARTITION_NAME_TAG

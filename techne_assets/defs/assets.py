@@ -1,7 +1,5 @@
 """The per-video asset graph: video → transcript → draft → document."""
 
-from __future__ import annotations
-
 import tempfile
 from pathlib import Path
 
@@ -69,7 +67,7 @@ def video(
             size_bytes=stored.size,
             etag=stored.etag,
             last_modified=stored.last_modified.isoformat() if stored.last_modified else None,
-            media=media.probe(inputs.media_url(key)),
+            media=media.probe(inputs.media_url(key), name=inputs.uri(key)),
         )
     _track(context, tracking, info, media_duration_seconds=info.media.duration_seconds)
     context.add_output_metadata(
@@ -205,7 +203,7 @@ def document(
         cost_usd=draft.cost_usd,
         media_duration=video.media.duration_seconds,
         writer=draft.writer,
-        truncated_stages=[c.stage for c in draft.calls if c.stop_reason == "max_tokens"],
+        truncated_stages=draft.unrecovered_truncations,
     )
     _track(
         context,

@@ -1,7 +1,5 @@
 """Asset checks: the transcript's are blocking, so an empty transcript never reaches the paid model."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from techne_assets.core import quality

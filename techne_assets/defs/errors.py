@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+from techne_assets.adapters.transcription import TranscriptionFailed
 from techne_assets.core.errors import InputError
 
 
@@ -21,3 +22,5 @@ def input_errors_fail_the_step() -> Iterator[None]:
             metadata={"input": error.source, "reason": error.reason},
             allow_retries=False,
         ) from error
+    except TranscriptionFailed as error:
+        raise dg.Failure(description=" ".join(str(error).split()), allow_retries=False) from error

@@ -20,6 +20,7 @@ class PydanticJsonIOManager(dg.ConfigurableIOManager):
 
     @staticmethod
     def _key(context: dg.OutputContext | dg.InputContext) -> str:
+        # On an InputContext, asset_key and asset_partition_key are the upstream asset's.
         asset = "/".join(context.asset_key.path)
         partition = context.asset_partition_key if context.has_asset_partitions else "_unpartitioned"
         return f"assets/{asset}/{partition}.json"
@@ -35,7 +36,7 @@ class PydanticJsonIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> BaseModel:
         model = context.dagster_type.typing_type
-        data = self._storage().read_bytes(self._key(context.upstream_output))
+        data = self._storage().read_bytes(self._key(context))
         if isinstance(model, type) and issubclass(model, BaseModel):
             return model.model_validate_json(data)
         return json.loads(data)

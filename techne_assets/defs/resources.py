@@ -62,6 +62,7 @@ class WriterResource(dg.ConfigurableResource):
     kind: Literal["offline", "bedrock"]
     chunk_max_tokens: int = 12_000
     chunk_overlap_tokens: int = 0
+    max_output_tokens: int = 16_384
 
     def get(self, bedrock: BedrockResource) -> Writer:
         if self.kind == "offline":
@@ -72,6 +73,7 @@ class WriterResource(dg.ConfigurableResource):
             bedrock.get_client(),
             chunk_max_tokens=self.chunk_max_tokens,
             chunk_overlap_tokens=self.chunk_overlap_tokens,
+            max_output_tokens=self.max_output_tokens,
         )
 
 
@@ -132,6 +134,7 @@ def build_resources(settings: Settings, *, captions_path: str | None = None) -> 
             kind=settings.writer,
             chunk_max_tokens=settings.chunk_max_tokens,
             chunk_overlap_tokens=settings.chunk_overlap_tokens,
+            max_output_tokens=settings.bedrock_max_output_tokens,
         ),
         "bedrock": BedrockResource.from_settings(settings),
         "tracking": TrackingResource(

@@ -1,7 +1,5 @@
 """Sensors: new videos become partitions and runs; finished runs and failed checks notify."""
 
-from __future__ import annotations
-
 import json
 
 import dagster as dg

@@ -49,6 +49,23 @@ class Draft(BaseModel):
     def cost_usd(self) -> float:
         return round(sum(c.cost_usd for c in self.calls), 6)
 
+    @property
+    def unrecovered_truncations(self) -> list[str]:
+        """Stages cut at their token limit with no later complete call for the same stage.
+
+        A cut-off call that was redone (a split chunk, a retry with a larger budget) is paid for
+        and listed in `calls`, but its text never reached the document.
+        """
+        return [
+            call.stage
+            for index, call in enumerate(self.calls)
+            if call.stop_reason == "max_tokens"
+            and not any(
+                later.stage.startswith(call.stage) and later.stop_reason != "max_tokens"
+                for later in self.calls[index + 1 :]
+            )
+        ]
+
 
 class WritingContext(BaseModel):
     """What a writer knows about the call besides its transcript."""
@@ -95,3 +112,11 @@ class ModelClient(Protocol):
         max_tokens: int = 4096,
         tool: ToolSpec | None = None,
     ) -> ModelReply: ...
+
+
+class TruncatedOutputError(Exception):
+    """The model's output hit max_tokens; `reply` holds the partial answer and what it cost."""
+
+    def __init__(self, message: str, *, reply: ModelReply):
+        super().__init__(message)
+        self.reply = reply

@@ -1,0 +1,256 @@
+"""Technical spans of a document and whether the transcript supports them.
+
+The grounding rule: a command, path, config key, error code or URL in the document must occur
+in the transcript. Inline and fenced code always counts as technical; outside code only strong
+patterns do (URLs, paths, `key=value`, snake_case and dotted keys, error codes), so ordinary
+pt-BR words are never flagged.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from markdown_it import MarkdownIt
+from pydantic import BaseModel, Field
+
+from techne_assets.core.document import SECTION_HEADINGS, Document
+from techne_assets.core.text_rules import (
+    CONFIG_ASSIGN_RE,
+    DOTTED_KEY_RE,
+    ERROR_CODE_RE,
+    HTTP_STATUS_RE,
+    PATH_RE,
+    SNAKE_CASE_RE,
+    URL_RE,
+)
+from techne_assets.core.transcript import Transcript
+
+SpanKind = Literal["command", "path", "url", "config_key", "error_code"]
+
+APPENDIX_HEADING = SECTION_HEADINGS[-1]
+_OPENING_PUNCTUATION = " \t\"'([{«“"
+_CLOSING_PUNCTUATION = " \t.,;:!?\"')]}»”"
+# Links and images the renderer itself writes: time links to the video and screenshot files.
+_TIME_LINK_RE = re.compile(r"\[\d{2,}:\d{2}:\d{2}\]\((?:<[^>]*>|[^)\s]*)\)")
+_IMAGE_RE = re.compile(r"!\[[^\]]*\]\((?:<[^>]*>|[^)\s]*)\)")
+
+_markdown = MarkdownIt("commonmark")
+
+
+class TechnicalSpan(BaseModel):
+    kind: SpanKind
+    text: str
+
+
+class GroundingReport(BaseModel):
+    supported: list[TechnicalSpan] = Field(default_factory=list)
+    unsupported: list[TechnicalSpan] = Field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        """Share of technical spans the transcript supports (1.0 when there are none)."""
+        total = len(self.supported) + len(self.unsupported)
+        return 1.0 if total == 0 else len(self.supported) / total
+
+
+def _trim(text: str) -> str:
+    """Without the punctuation glued around a span ("./x" keeps its dot, "x." loses it)."""
+    return text.lstrip(_OPENING_PUNCTUATION).rstrip(_CLOSING_PUNCTUATION)
+
+
+def _classify_code(code: str) -> SpanKind:
+    if URL_RE.fullmatch(code):
+        return "url"
+    if PATH_RE.fullmatch(code):
+        return "path"
+    if ERROR_CODE_RE.fullmatch(code) or HTTP_STATUS_RE.fullmatch(code):
+        return "error_code"
+    if (
+        CONFIG_ASSIGN_RE.fullmatch(code)
+        or SNAKE_CASE_RE.fullmatch(code)
+        or DOTTED_KEY_RE.fullmatch(code)
+    ):
+        return "config_key"
+    return "command"
+
+
+def _prose_spans(text: str) -> list[TechnicalSpan]:
+    spans: list[TechnicalSpan] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(kind: SpanKind, start: int, end: int, value: str) -> None:
+        if any(start < t_end and end > t_start for t_start, t_end in taken):
+            return
+        value = _trim(value)
+        if value:
+            taken.append((start, end))
+            spans.append(TechnicalSpan(kind=kind, text=value))
+
+    for kind, pattern in (
+        ("url", URL_RE),
+        ("path", PATH_RE),
+        ("config_key", CONFIG_ASSIGN_RE),
+        ("config_key", DOTTED_KEY_RE),
+        ("config_key", SNAKE_CASE_RE),
+        ("error_code", ERROR_CODE_RE),
+    ):
+        for m in pattern.finditer(text):
+            add(kind, m.start(), m.end(), m.group())
+    for m in HTTP_STATUS_RE.finditer(text):
+        add("error_code", m.start(1), m.end(1), m.group(1))
+    return spans
+
+
+def technical_spans(markdown: str) -> list[TechnicalSpan]:
+    """Commands, paths, URLs, config keys and error codes in a Markdown text, first occurrence each.
+
+    Time links to the video and screenshot images are the renderer's own, not claims about
+    the call, so they are left out.
+    """
+    markdown = _IMAGE_RE.sub(" ", markdown)
+    markdown = _TIME_LINK_RE.sub(" ", markdown)
+    spans: list[TechnicalSpan] = []
+    for token in _markdown.parse(markdown):
+        if token.type in ("fence", "code_block"):
+            spans += [
+                TechnicalSpan(kind=_classify_code(line.strip()), text=line.strip())
+                for line in token.content.splitlines()
+                if line.strip()
+            ]
+        elif token.type == "inline":
+            prose: list[str] = []
+            for child in token.children or []:
+                if child.type == "code_inline":
+                    code = child.content.strip()
+                    if code:
+                        spans.append(TechnicalSpan(kind=_classify_code(code), text=code))
+                    prose.append(" ")
+                elif child.type == "link_open":
+                    href = str(child.attrGet("href") or "")
+                    if href.startswith(("http://", "https://")):
+                        spans.append(TechnicalSpan(kind="url", text=href))
+                    prose.append(" ")
+                elif child.type in ("text", "html_inline"):
+                    prose.append(child.content)
+                else:
+                    prose.append(" ")
+            spans += _prose_spans("".join(prose))
+    unique: dict[tuple[str, str], TechnicalSpan] = {}
+    for span in spans:
+        unique.setdefault((span.kind, span.text), span)
+    return list(unique.values())
+
+
+def _normalize(text: str) -> str:
+    text = re.sub(r"\s*=\s*", "=", text.lower())
+    return re.sub(r"\s+", " ", text).strip()
+
+
+class _TranscriptIndex:
+    """The transcript's text normalized once, so many spans can be looked up quickly."""
+
+    def __init__(self, transcript: Transcript):
+        self.text = _normalize(transcript.text)
+
+    def supports(self, span: TechnicalSpan) -> bool:
+        needle = _trim(_normalize(span.text))
+        if not needle:
+            return True
+        if needle not in self.text:
+            return False
+        # Word boundaries, so `kubectl get pod` is not supported by "kubectl get pods".
+        before = r"(?<![\w])" if re.match(r"\w", needle) else ""
+        after = r"(?![\w])" if re.search(r"\w$", needle) else ""
+        return re.search(before + re.escape(needle) + after, self.text) is not None
+
+
+def checked_body(markdown: str) -> str:
+    """The part of a rendered document whose claims come from the call: sections 1-8.
+
+    The header is metadata and the appendix is the transcript itself, so both are excluded.
+    """
+    first = markdown.find(SECTION_HEADINGS[0])
+    body = markdown[first:] if first >= 0 else markdown
+    appendix = body.find(APPENDIX_HEADING)
+    return body[:appendix] if appendix >= 0 else body
+
+
+def check_grounding(markdown: str, transcript: Transcript) -> GroundingReport:
+    index = _TranscriptIndex(transcript)
+    report = GroundingReport()
+    for span in technical_spans(checked_body(markdown)):
+        (report.supported if index.supports(span) else report.unsupported).append(span)
+    return report
+
+
+# Fields that name the renderer's own files rather than say something about the call.
+_NOT_CLAIMS = frozenset({"screenshot"})
+
+
+def _claim_fields(model: BaseModel) -> list[str]:
+    return [name for name in type(model).model_fields if name not in _NOT_CLAIMS]
+
+
+_OMITTED = "(trecho técnico omitido: não consta na transcrição)"
+
+
+def remove_unsupported(document: Document, transcript: Transcript) -> tuple[Document, list[str]]:
+    """The document without technical spans the transcript does not support, and those spans.
+
+    A list entry (a key point, a step, an action item, a reference...) that carries an
+    unsupported span is dropped whole; in prose (a summary paragraph, a description, a root
+    cause) the span alone is replaced by a short note. The header is left as is.
+    """
+    index = _TranscriptIndex(transcript)
+    removed: list[str] = []
+
+    def unsupported_in(text: str) -> list[TechnicalSpan]:
+        bad = [s for s in technical_spans(text) if not index.supports(s)]
+        removed.extend(s.text for s in bad if s.text not in removed)
+        return bad
+
+    def clean_text(text: str) -> str:
+        for span in unsupported_in(text):
+            text = text.replace(f"`{span.text}`", _OMITTED).replace(span.text, _OMITTED)
+        return text
+
+    def has_unsupported(value) -> bool:
+        if isinstance(value, str):
+            return bool(unsupported_in(value))
+        if isinstance(value, BaseModel):
+            # Evaluate every field, so every bad span is reported, not just the first.
+            return any(has_unsupported(getattr(value, name)) for name in _claim_fields(value))
+        if isinstance(value, list):
+            return any(has_unsupported(item) for item in value)
+        return False
+
+    def is_leaf(model: BaseModel) -> bool:
+        return not any(isinstance(getattr(model, name), list) for name in type(model).model_fields)
+
+    def clean(value):
+        if isinstance(value, str):
+            return clean_text(value)
+        if isinstance(value, list):
+            kept = []
+            for item in value:
+                if isinstance(item, str) or (isinstance(item, BaseModel) and is_leaf(item)):
+                    if not has_unsupported(item):
+                        kept.append(item)
+                else:
+                    kept.append(clean(item))
+            return kept
+        if isinstance(value, BaseModel):
+            return value.model_copy(
+                update={name: clean(getattr(value, name)) for name in _claim_fields(value)}
+            )
+        return value
+
+    body = {
+        name: clean(getattr(document, name))
+        for name in type(document).model_fields
+        if name != "header"
+    }
+    # Summary paragraphs are prose, not list entries: only the span goes.
+    body["executive_summary"] = [clean_text(p) for p in document.executive_summary]
+    return document.model_copy(update=body), removed

@@ -1,0 +1,1 @@
+"""Test doubles that run real protocols (importable by tests and benchmarks alike)."""

@@ -1,0 +1,130 @@
+"""`techne` as a user runs it: one-line errors naming the input, nothing written on failure."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from techne_assets.adapters.demo import record_demo
+
+
+@pytest.fixture(scope="module")
+def demo_call(tmp_path_factory) -> tuple[Path, Path]:
+    return record_demo(tmp_path_factory.mktemp("cli-demo"))
+
+
+@pytest.fixture
+def workdir(tmp_path) -> Path:
+    (tmp_path / "inbox").mkdir()
+    return tmp_path
+
+
+def techne(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TECHNE_")}
+    env.update(
+        DAGSTER_HOME=str(workdir / "dagster_home"),
+        TECHNE_INPUT_URI=str(workdir / "inbox"),
+        TECHNE_OUTPUT_URI=str(workdir / "output"),
+        TECHNE_WORK_URI=str(workdir / "work"),
+        TECHNE_STATE_DIR=str(workdir / "state"),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "techne_assets.cli", *args],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, names: str, reason: str, workdir: Path):
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("techne: error: ")
+    assert names in lines[0] and reason in lines[0].lower(), lines[0]
+    assert "Traceback" not in result.stderr
+    output = workdir / "output"
+    assert not output.exists() or not any(p.is_file() for p in output.rglob("*"))
+
+
+def test_process_prints_the_document_path(workdir, demo_call):
+    video = workdir / "inbox" / "aula.mp4"
+    shutil.copy(demo_call[0], video)
+    shutil.copy(demo_call[1], video.with_suffix(".vtt"))
+    result = techne(workdir, "process", str(video))
+    assert result.returncode == 0, result.stderr
+    document = Path(result.stdout.strip().splitlines()[-1])
+    assert document.name == "document.md" and document.is_file()
+    assert "## 4. Troubleshooting" in document.read_text(encoding="utf-8")
+
+
+def test_explicit_captions_and_output_folder(workdir, demo_call):
+    video = workdir / "elsewhere" / "gravação.mp4"
+    video.parent.mkdir()
+    shutil.copy(demo_call[0], video)
+    result = techne(workdir, "process", str(video), "--captions", str(demo_call[1]), "--out", str(workdir / "docs"))
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()).parent.parent == workdir / "docs"
+
+
+def test_missing_file(workdir):
+    result = techne(workdir, "process", str(workdir / "inbox" / "nao-existe.mp4"))
+    assert_one_line_error(result, "nao-existe.mp4", "no such file", workdir)
+
+
+def test_zero_length_file(workdir):
+    video = workdir / "inbox" / "vazio.mp4"
+    video.touch()
+    assert_one_line_error(techne(workdir, "process", str(video)), "vazio.mp4", "empty", workdir)
+
+
+def test_text_file_named_mp4(workdir):
+    video = workdir / "inbox" / "notas.mp4"
+    video.write_text("isto não é um vídeo\n" * 20, encoding="utf-8")
+    assert_one_line_error(techne(workdir, "process", str(video)), "notas.mp4", "not a video", workdir)
+
+
+@pytest.mark.parametrize("name", ["cortado.mp4", "lixo.mp4"])
+def test_corrupt_video(workdir, demo_call, name):
+    video = workdir / "inbox" / name
+    data = demo_call[0].read_bytes()
+    # A download that lost its head (no ftyp/moov atoms), or bytes that never were a video.
+    video.write_bytes(data[len(data) // 2 :] if name == "cortado.mp4" else os.urandom(200_000))
+    assert_one_line_error(techne(workdir, "process", str(video)), name, "corrupt", workdir)
+
+
+def test_captions_that_do_not_parse_say_where(workdir, demo_call):
+    video = workdir / "inbox" / "aula.mp4"
+    shutil.copy(demo_call[0], video)
+    video.with_suffix(".vtt").write_text("WEBVTT\n\n1\n00:00:01.000 --> isto-nao-e-tempo\nOlá\n", encoding="utf-8")
+    result = techne(workdir, "process", str(video))
+    assert_one_line_error(result, "aula.vtt", "line 4", workdir)
+
+
+def test_video_without_captions_and_no_transcriber(workdir, demo_call):
+    video = workdir / "inbox" / "sem-legenda.mp4"
+    shutil.copy(demo_call[0], video)
+    result = techne(workdir, "process", str(video))
+    assert_one_line_error(result, "sem-legenda.mp4", "no captions", workdir)
+
+
+def test_transcript_prints_normalized_json_of_each_format(workdir, demo_call, data_dir):
+    result = techne(workdir, "transcript", str(demo_call[1]))
+    assert result.returncode == 0, result.stderr
+    parsed = json.loads(result.stdout)
+    assert set(parsed) == {"language", "duration", "segments"}
+    spoken = " ".join(s["text"] for s in parsed["segments"])
+    raw_words = [w for line in demo_call[1].read_text(encoding="utf-8").splitlines()
+                 if line.startswith("<v ") for w in line.split(">", 1)[1].split()]
+    assert spoken.split() == raw_words
+    assert {s["speaker"] for s in parsed["segments"]} == {"Ana", "Bruno", "Carla"}
+
+
+def test_transcript_error_is_one_line(workdir):
+    bad = workdir / "quebrado.srt"
+    bad.write_bytes(b"1\n00:00:01,000 --> xx\nOi\n")
+    result = techne(workdir, "transcript", str(bad))
+    assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1
+    assert "quebrado.srt" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,108 @@
+"""The inbox sensor through Dagster's own sensor context: partitions, run keys and cursor."""
+
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from techne_assets.core.partition_keys import partition_key_for
+from techne_assets.defs.sensors import inbox_sensor
+
+
+@pytest.fixture
+def inbox(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    monkeypatch.setenv("TECHNE_INPUT_URI", str(folder))
+    monkeypatch.setenv("TECHNE_WORK_URI", str(tmp_path / "work"))
+    return folder
+
+
+def tick(instance, cursor=None) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor)
+    return inbox_sensor(context)
+
+
+def settle(instance, cursor=None) -> dg.SensorResult:
+    """Local files are picked once their size is stable: the second tick sees them ready."""
+    first = tick(instance, cursor)
+    return tick(instance, first.cursor)
+
+
+def write(folder: Path, name: str, data: bytes = b"\x00" * 64) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_new_videos_become_partitions_and_runs_in_the_same_tick(inbox):
+    names = ["aula 01.mp4", "Configuração [parte 1], turma|B.mov", "notas.txt", "aula 01.vtt"]
+    for name in names:
+        write(inbox, name)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = settle(instance)
+    expected = {partition_key_for("aula 01.mp4"), partition_key_for("Configuração [parte 1], turma|B.mov")}
+    assert {r.partition_key for r in result.run_requests} == expected
+    (add_request,) = result.dynamic_partitions_requests
+    assert set(add_request.partition_keys) == expected
+    assert all(r.run_key.startswith(r.partition_key + "@") for r in result.run_requests)
+
+
+def test_restart_with_the_stored_cursor_requests_nothing_new(inbox):
+    write(inbox, "aula.mp4")
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = settle(instance)
+        again = tick(instance, first.cursor)
+    assert len(first.run_requests) == 1
+    assert again.run_requests == []
+    assert "no new or changed video" in again.skip_reason.skip_message
+
+
+def test_replaced_content_runs_again_with_a_new_run_key(inbox):
+    path = write(inbox, "aula.mp4", b"v1" * 10)
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = settle(instance)
+        path.write_bytes(b"v2" * 20)
+        later = time.time() + 5
+        os.utime(path, (later, later))
+        second = settle(instance, first.cursor)
+    assert len(second.run_requests) == 1
+    assert second.run_requests[0].partition_key == first.run_requests[0].partition_key
+    assert second.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+def test_a_burst_of_1000_files_is_spread_over_ticks(inbox, monkeypatch):
+    monkeypatch.setenv("TECHNE_SENSOR_MAX_RUNS_PER_TICK", "100")
+    for i in range(1000):
+        write(inbox, f"lote/vídeo {i:04d}.mp4", bytes([i % 256]) * 8)
+    requested: list[str] = []
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = tick(instance)
+        for _ in range(12):
+            result = tick(instance, result.cursor)
+            requested += [r.partition_key for r in result.run_requests]
+            assert len(result.run_requests) <= 100
+    assert len(requested) == 1000 == len(set(requested))
+
+
+def test_a_file_still_growing_is_not_picked(inbox):
+    path = write(inbox, "copiando.mp4", b"x" * 10)
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = tick(instance)
+        path.write_bytes(b"x" * 1000)
+        second = tick(instance, first.cursor)
+        third = tick(instance, second.cursor)
+    assert first.run_requests == [] and second.run_requests == []
+    assert "still being copied" in second.skip_reason.skip_message
+    assert [r.partition_key for r in third.run_requests] == ["copiando.mp4"]
+
+
+def test_input_videos_are_left_untouched(inbox):
+    path = write(inbox, "aula.mp4", b"conteudo")
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    with dg.DagsterInstance.ephemeral() as instance:
+        settle(instance)
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
