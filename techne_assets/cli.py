@@ -96,6 +96,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from techne_assets.adapters.doctor import diagnose
+    from techne_assets.settings import get_settings
+
+    settings = get_settings()
+    print(f"profile: {settings.profile} (writer: {settings.writer}, transcriber: {settings.transcriber})")
+    findings = diagnose(settings)
+    for finding in findings:
+        mark = "ok " if finding.ok else ("!! " if finding.required else "-- ")
+        print(f"{mark} {finding.name}: {finding.detail}")
+        if not finding.ok and finding.fix:
+            print(f"     fix: {finding.fix}")
+    return 1 if any(not f.ok and f.required for f in findings) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="techne", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="record a short sample pt-BR training call into the inbox")
     demo.add_argument("--inbox", help="folder to write into (default: TECHNE_INPUT_URI)")
     demo.set_defaults(handler=cmd_demo)
+
+    doctor = sub.add_parser("doctor", help="check programs, credentials, buckets, model access, table and topic")
+    doctor.set_defaults(handler=cmd_doctor)
 
     backfill = sub.add_parser("backfill", help="register existing videos and submit one Dagster backfill")
     backfill.add_argument("--prefix", default="", help="only keys starting with this prefix")

@@ -1,6 +1,10 @@
 """The whole graph on the embedded local profile, on a real generated video with captions."""
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -110,3 +114,20 @@ def test_process_video_writes_the_document_and_leaves_the_video_untouched(demo_c
     assert Path(published.markdown_uri).is_file()
     assert published.partition_key == partition_key_for(video.name) != video.name
     assert (video.read_bytes(), video.stat().st_mtime_ns) == before
+
+
+def test_dg_lists_the_definitions(tmp_path):
+    """`[tool.dg]` in pyproject makes the project a dg project: `dg list defs` loads it."""
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    env = dict(os.environ, DAGSTER_HOME=str(tmp_path))
+    project = Path(__file__).resolve().parents[1]
+    dg_command = Path(sys.executable).with_name("dg")
+    listed = subprocess.run([str(dg_command), "list", "defs", "--json"], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=180)
+    assert listed.returncode == 0, listed.stderr
+    defs = json.loads(listed.stdout)
+    assets = {a["asset_key"]: a for a in defs["assets"]}
+    assert set(assets) == {"video", "transcript", "draft", "document"}
+    assert set(assets["document"]["dependency_keys"]) == {"video", "transcript", "draft"}
+    assert {"process_video"} == {j["name"] for j in defs["jobs"]}
+    assert {"inbox_sensor", "run_failed_sensor"} <= {s["name"] for s in defs["sensors"]}

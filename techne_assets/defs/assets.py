@@ -15,7 +15,11 @@ from techne_assets.core.publication import PublishedDocument
 from techne_assets.core.transcript import Transcript
 from techne_assets.core.video import VideoInfo
 from techne_assets.core.writing.base import Draft, WritingContext
-from techne_assets.defs.bedrock_resource import BEDROCK_RETRY_POLICY, BedrockResource
+from techne_assets.defs.bedrock_resource import (
+    BEDROCK_RETRY_POLICY,
+    BedrockResource,
+    bedrock_errors_to_dagster,
+)
 from techne_assets.defs.errors import input_errors_fail_the_step
 from techne_assets.defs.partitions import videos_partitions
 from techne_assets.defs.resources import (
@@ -141,15 +145,16 @@ def draft(
     tracking: TrackingResource,
 ) -> Draft:
     _track(context, tracking, video, status=RunStatus.WRITING)
-    result = writer.get(bedrock).write(
-        transcript,
-        WritingContext(
-            source_name=Path(video.key).name,
-            call_date=(video.last_modified or "")[:10] or None,
-            media_duration=video.media.duration_seconds,
-            video_url=video.uri if video.uri.startswith(("file://", "http")) else None,
-        ),
-    )
+    with bedrock_errors_to_dagster():
+        result = writer.get(bedrock).write(
+            transcript,
+            WritingContext(
+                source_name=Path(video.key).name,
+                call_date=(video.last_modified or "")[:10] or None,
+                media_duration=video.media.duration_seconds,
+                video_url=video.uri if video.uri.startswith(("file://", "http")) else None,
+            ),
+        )
     context.add_output_metadata(
         {
             "writer": result.writer,

@@ -17,6 +17,7 @@ from techne_assets.adapters.bedrock import (
     ReservationTooLargeError,
 )
 from techne_assets.core.pricing import ModelPrice
+from techne_assets.core.writing.staged import WritingStageError
 from techne_assets.settings import Settings
 
 # For assets that call Bedrock: transient failures that outlived the client's own retries
@@ -116,3 +117,14 @@ def bedrock_errors_to_dagster(*, max_retries: int = CIRCUIT_OPEN_MAX_RETRIES) ->
         raise retry_request_for(error, max_retries=max_retries) from error
     except (BedrockRequestError, ReservationTooLargeError, ContentBlockedError) as error:
         raise dg.Failure(description=str(error), allow_retries=False) from error
+    except WritingStageError as error:
+        # The calls made before the failure were paid for: keep their cost on the failed step.
+        raise dg.Failure(
+            description=" ".join(str(error).split()),
+            metadata={
+                "stage": error.stage,
+                "cost_usd": round(sum(call.cost_usd for call in error.calls), 6),
+                "model_calls": len(error.calls),
+            },
+            allow_retries=False,
+        ) from error

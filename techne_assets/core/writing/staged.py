@@ -122,20 +122,6 @@ def _stage_rank(stage: str) -> int:
     return STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
 
 
-def _truncated_reply(error: Exception) -> ModelReply | None:
-    """The partial reply of an error that means "output cut at max_tokens", else None.
-
-    Recognized by its reply's stop reason too, so a client whose own truncation error does
-    not derive from the core one is still understood.
-    """
-    reply = getattr(error, "reply", None)
-    if isinstance(error, TruncatedOutputError) or (
-        isinstance(reply, ModelReply) and reply.stop_reason == "max_tokens"
-    ):
-        return reply
-    return None
-
-
 class StagedModelWriter:
     """The `Writer` for the aws profile: a few model calls through a `ModelClient`."""
 
@@ -210,12 +196,10 @@ class _Run:
                 tool=tool,
                 **request,
             )
-        except Exception as error:
-            truncated = _truncated_reply(error)
-            if truncated is None:
-                raise
-            self._record(truncated.usage)
-            raise TruncatedOutputError(str(error), reply=truncated) from error
+        except TruncatedOutputError as error:
+            # Paid for even though its text is unusable.
+            self._record(error.reply.usage)
+            raise
         self._record(reply.usage)
         if reply.stop_reason == "max_tokens":
             raise TruncatedOutputError(f"{stage}: output cut at max_tokens", reply=reply)
