@@ -10,6 +10,8 @@ import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from techne_assets.core.errors import InputError, ProcessingFailed
 
 
@@ -175,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(error.one_line())
     except ProcessingFailed as error:
         return _fail(str(error))
+    except ValidationError as error:
+        problem = error.errors()[0]
+        setting = "TECHNE_" + "_".join(str(part) for part in problem["loc"]).upper()
+        return _fail(f"{setting}: {problem['msg']}")
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
 

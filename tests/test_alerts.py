@@ -78,7 +78,7 @@ def test_success_marks_the_record_completed_and_notifies_with_the_document_link(
     (directive,) = emf["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == METRICS_NAMESPACE
     assert all(metric["Name"] in emf for metric in directive["Metrics"])
-    assert emf["RunsFailed"] == 0 and emf["RunsCompleted"] == 1
+    assert emf["RunsFailed"] == 0 and emf["RunsSucceeded"] == 1
 
 
 def test_failure_names_the_video_the_step_and_the_reason(settings, capsys):

@@ -539,8 +539,6 @@ def test_containers_carry_the_settings_the_code_reads(resources):
         "DAGSTER_HOME", "DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB",
         "DAGSTER_ECS_CLUSTER", "DAGSTER_RUN_TASK_DEFINITION",
     }
-    # Read by the metrics code as the EMF `Environment` dimension, not a Settings field.
-    not_settings = {"TECHNE_ENVIRONMENT"}
     dagster_yaml = (INFRA / "dagster" / "dagster.yaml").read_text()
     for name in ("RunTaskDefinition", "DaemonTaskDefinition", "WebserverTaskDefinition"):
         (container,) = _props(resources, name)["ContainerDefinitions"]
@@ -548,7 +546,7 @@ def test_containers_carry_the_settings_the_code_reads(resources):
         secrets = {s["Name"] for s in container["Secrets"]}
         assert required <= env, (name, required - env)
         assert {"DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD"} == secrets
-        for var in env - not_settings:
+        for var in env:
             if var.startswith("TECHNE_"):
                 assert var.removeprefix("TECHNE_").lower() in fields, var
         # Every variable the production dagster.yaml reads is set on every container.
@@ -740,3 +738,16 @@ def test_teardown_empties_versioned_buckets_and_deletes_the_stack(aws_env, tmp_p
             assert not versions.get("Versions") and not versions.get("DeleteMarkers")
     stacks = boto3.client("cloudformation").list_stacks()["StackSummaries"]
     assert [s["StackStatus"] for s in stacks if s["StackName"] == STACK] == ["DELETE_COMPLETE"]
+
+
+def test_the_alarms_and_dashboard_read_metrics_the_code_emits():
+    from techne_assets.core.observability import METRICS_NAMESPACE, emf_record
+
+    template = (INFRA / "template.yaml").read_text()
+    referenced = set(re.findall(rf'"{METRICS_NAMESPACE}", "(\w+)"', template))
+    referenced |= set(re.findall(rf"Namespace: {METRICS_NAMESPACE}\s+MetricName: (\w+)", template))
+    record = emf_record(environment="dev", duration_seconds=1, cost_usd=0.1, input_tokens=1,
+                        output_tokens=1, failed=False)
+    emitted = {m["Name"] for m in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert referenced and referenced <= emitted
+    assert record["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Environment"]]

@@ -51,12 +51,12 @@ def emf_record(
 ) -> dict[str, Any]:
     """A CloudWatch embedded-metric-format record: logged as JSON, turned into metrics by Logs."""
     metrics = {
-        "ProcessingDuration": ("Seconds", round(duration_seconds or 0.0, 3)),
-        "CostUSD": ("None", round(cost_usd, 6)),
+        "DurationSeconds": ("Seconds", round(duration_seconds or 0.0, 3)),
+        "CostUsd": ("None", round(cost_usd, 6)),
         "InputTokens": ("Count", input_tokens),
         "OutputTokens": ("Count", output_tokens),
         "RunsFailed": ("Count", 1 if failed else 0),
-        "RunsCompleted": ("Count", 0 if failed else 1),
+        "RunsSucceeded": ("Count", 0 if failed else 1),
     }
     return {
         "_aws": {

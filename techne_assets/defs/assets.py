@@ -1,6 +1,7 @@
 """The per-video asset graph: video → transcript → draft → document."""
 
 import tempfile
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -45,12 +46,20 @@ def _track(
     tracker.update(context.run.run_id, **fields)
 
 
+def _seconds_since_run_start(context: dg.AssetExecutionContext) -> float:
+    """Wall time of this run up to now, plotted per partition in the UI."""
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    started = record.start_time if record and record.start_time else time.time()
+    return time.time() - started
+
+
 @dg.asset(
     partitions_def=videos_partitions,
     group_name=GROUP,
     owners=OWNERS,
     kinds={"ffmpeg", "s3" if get_settings().profile == "aws" else "file"},
     code_version="1",
+    tags={"pipeline_stage": "source"},
     description="The source recording: where it is, its size and content tag, and what ffprobe "
     "sees in it (duration, codecs, audio streams). Never modified.",
 )
@@ -94,6 +103,7 @@ def video(
     owners=OWNERS,
     kinds={"transcribe" if get_settings().transcriber == "transcribe" else "captions"},
     code_version="1",
+    tags={"pipeline_stage": "transcription"},
     description="Normalized transcript: timed, speaker-labelled segments, language and media "
     "duration. Materialized once per video content; re-writing a document does not pay for it again.",
 )
@@ -131,6 +141,7 @@ def transcript(
     owners=OWNERS,
     kinds={"bedrock" if get_settings().writer == "bedrock" else "python"},
     code_version="1",
+    tags={"pipeline_stage": "writing"},
     pool="bedrock",
     retry_policy=BEDROCK_RETRY_POLICY,
     description="The writer's intermediate artifacts: per-chunk notes, outline, section texts and "
@@ -175,6 +186,7 @@ def draft(
     owners=OWNERS,
     kinds={"markdown", "html", "docx"},
     code_version="1",
+    tags={"pipeline_stage": "publication"},
     description=f"The '{TITLE}' in Markdown, HTML and DOCX, with real frames from the video beside "
     "the steps shown on screen, published under the video's partition in the output storage.",
 )
@@ -227,6 +239,7 @@ def document(
             "screenshots": len(published.screenshots),
             "cost_usd": published.cost_usd,
             "media_duration_seconds": round(video.media.duration_seconds, 3),
+            "run_seconds_so_far": round(_seconds_since_run_start(context), 3),
             "preview": dg.MetadataValue.md(markdown[:PREVIEW_CHARS]),
         }
     )

@@ -1,0 +1,42 @@
+"""Configuration: every setting is a documented TECHNE_* variable; profiles pick their defaults."""
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from techne_assets.settings import Settings
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_setting_is_documented_in_the_readme():
+    documented = set(re.findall(r"`(TECHNE_[A-Z0-9_]+)`", README))
+    expected = {f"TECHNE_{name.upper()}" for name in Settings.model_fields}
+    assert expected - documented == set()
+    assert documented - expected == set(), "README documents settings that do not exist"
+
+
+def test_profiles_choose_their_transcriber_and_writer(monkeypatch):
+    assert (Settings().transcriber, Settings().writer) == ("captions", "offline")
+    monkeypatch.setenv("TECHNE_PROFILE", "aws")
+    assert (Settings().transcriber, Settings().writer) == ("transcribe", "bedrock")
+    monkeypatch.setenv("TECHNE_WRITER", "offline")
+    assert Settings().writer == "offline"
+
+
+def test_structured_settings_come_from_json(monkeypatch):
+    monkeypatch.setenv("TECHNE_MODEL_PRICES", '{"m": {"input": 1, "output": 5, "cache_write": 1.25, "cache_read": 0.1}}')
+    monkeypatch.setenv("TECHNE_VIDEO_EXTENSIONS", '["mp4", "mkv"]')
+    settings = Settings()
+    assert settings.price_for("m").output == 5
+    assert settings.video_extensions == ["mp4", "mkv"]
+    with pytest.raises(KeyError, match="TECHNE_MODEL_PRICES"):
+        settings.price_for("desconhecido")
+
+
+def test_invalid_values_are_rejected_with_the_setting_name(monkeypatch):
+    monkeypatch.setenv("TECHNE_PROFILE", "azure")
+    with pytest.raises(ValidationError, match="profile"):
+        Settings()
