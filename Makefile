@@ -51,6 +51,8 @@ test: setup
 bench: setup
 	$(PYTHON) benchmarks/bench_offline_pipeline.py
 	$(PYTHON) benchmarks/bench_bedrock_quota.py
+	$(PYTHON) benchmarks/bench_model_phase.py
+	$(PYTHON) benchmarks/bench_sensor.py
 
 # Regenerates the lock from pyproject's dependencies and dev extra (run after changing them).
 lock:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from itertools import pairwise
 
 import pytest
@@ -311,8 +310,8 @@ def test_overlap_takes_as_many_previous_lines_as_fit(transcript: Transcript, max
 # --- scale ------------------------------------------------------------------------------
 
 
-def test_three_hour_call_parses_and_chunks_quickly():
-    """About 30,000 words in 3,000 cues by 10 speakers: linear work, far below 2 seconds."""
+def test_a_three_hour_call_parses_and_chunks_without_losing_a_segment():
+    """About 30,000 words in 3,000 cues by 10 speakers (its speed is in benchmarks/)."""
     rng = random.Random(7)
     lines = ["WEBVTT", ""]
     clock = 0.0
@@ -327,13 +326,9 @@ def test_three_hour_call_parses_and_chunks_quickly():
         clock += length + rng.choice([0.0, 0.0, 1.0, 3.0])
     data = "\n".join(lines).encode()
 
-    # CPU time of this process, so a busy machine does not fail the test.
-    began = time.process_time()
     transcript = parse_transcript(data, "chamada-3h.vtt")
     chunks = chunk_transcript(transcript, max_tokens=12_000, overlap_tokens=500)
-    elapsed = time.process_time() - began
 
     assert transcript.word_count == 30_000
     assert len(transcript.speakers) == 10
     assert sum(len(chunk.new_segments) for chunk in chunks) == len(transcript.segments)
-    assert elapsed < 2.0

@@ -106,3 +106,29 @@ def test_input_videos_are_left_untouched(inbox):
     with dg.DagsterInstance.ephemeral() as instance:
         settle(instance)
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+def test_a_video_already_processed_outside_the_sensor_is_not_run_again(inbox, tmp_path):
+    """`techne process` or a backfill materialized this content: the sensor leaves it alone."""
+    import shutil
+
+    from techne_assets.defs.resources import build_resources
+    from techne_assets.definitions import defs as load_defs
+    from techne_assets.settings import get_settings
+    from media_support import make_test_video
+
+    make_test_video(tmp_path / "source.mp4", 2)
+    shutil.copy(tmp_path / "source.mp4", inbox / "aula.mp4")
+    definitions = load_defs()
+    video_asset = next(a for a in definitions.assets if a.key == dg.AssetKey("video"))
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("videos", ["aula.mp4"])
+        assert dg.materialize([video_asset], partition_key="aula.mp4", instance=instance,
+                              resources=build_resources(get_settings())).success
+        result = settle(instance)
+        assert result.run_requests == []
+        (inbox / "aula.mp4").write_bytes((tmp_path / "source.mp4").read_bytes() + b"\0")
+        later = time.time() + 5
+        os.utime(inbox / "aula.mp4", (later, later))
+        changed = settle(instance, result.cursor)
+    assert [r.partition_key for r in changed.run_requests] == ["aula.mp4"]

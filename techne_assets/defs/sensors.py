@@ -14,11 +14,27 @@ from techne_assets.defs.partitions import videos_partitions
 from techne_assets.settings import Settings, get_settings
 
 
-def _run_requests(settings: Settings, objects: list[InboxObject]) -> list[dg.RunRequest]:
+def _already_materialized(instance: dg.DagsterInstance, partition_key: str, etag: str) -> bool:
+    """The `video` asset already holds this content (a `techne process` or backfill run did it)."""
+    latest = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("video"), asset_partitions=[partition_key]), limit=1
+    ).records
+    if not latest:
+        return False
+    materialization = latest[0].asset_materialization
+    recorded = materialization.metadata.get("etag") if materialization else None
+    return recorded is not None and recorded.value == etag
+
+
+def _run_requests(
+    context: dg.SensorEvaluationContext, settings: Settings, objects: list[InboxObject]
+) -> list[dg.RunRequest]:
     work = storage_from_uri(settings.work_uri)
     requests = []
     for obj in objects:
         partition_key = register_video(work, obj.key)
+        if _already_materialized(context.instance, partition_key, obj.etag):
+            continue
         requests.append(
             dg.RunRequest(
                 # Same key and content → same run key → Dagster never runs it twice.
@@ -73,7 +89,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     if plan.left_for_next_tick:
         context.log.info(f"{plan.left_for_next_tick} new video(s) left for the next ticks")
     idle = "; ".join(reasons) or f"no new or changed video in {storage.root_uri}"
-    return _result(context, _run_requests(settings, plan.ready), plan.cursor.model_dump_json(), idle)
+    return _result(context, _run_requests(context, settings, plan.ready), plan.cursor.model_dump_json(), idle)
 
 
 @dg.sensor(
@@ -95,4 +111,4 @@ def s3_events_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         if e.key.startswith(prefix) and is_video(e.key, settings.video_extensions)
     ]
     cursor = json.dumps({"last_batch": len(events)})
-    return _result(context, _run_requests(settings, objects), cursor, "no S3 events for new videos")
+    return _result(context, _run_requests(context, settings, objects), cursor, "no S3 events for new videos")

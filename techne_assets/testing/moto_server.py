@@ -40,7 +40,11 @@ def running_moto_server(startup_seconds: float = 30) -> Iterator[str]:
         yield endpoint
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # busy with a large state: stop it harder
+            process.kill()
+            process.wait(timeout=10)
 
 
 def reset_moto(endpoint: str) -> None:
