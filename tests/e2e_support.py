@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -154,6 +153,17 @@ class DagsterDev:
                 self._seen.setdefault(proc.pid, proc)
         except psutil.NoSuchProcess:
             pass
+
+    def processes(self) -> list[psutil.Process]:
+        """dagster dev and every process below it, now."""
+        self._remember_processes()
+        if self._process is None:
+            return []
+        try:
+            root = psutil.Process(self._process.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
 
     def stop(self) -> list[str]:
         """Stops dagster dev and everything it started; returns what could not be stopped."""
@@ -305,13 +315,6 @@ def _name(proc: psutil.Process) -> str:
         return " ".join(proc.cmdline()[:4]) or proc.name()
     except psutil.Error:
         return "?"
-
-
-def copy_tree_files(src: Path, dest: Path) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
-    for path in src.iterdir():
-        if path.is_file():
-            shutil.copy2(path, dest / path.name)
 
 
 LOCATIONS_QUERY = """

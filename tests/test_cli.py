@@ -128,3 +128,29 @@ def test_transcript_error_is_one_line(workdir):
     result = techne(workdir, "transcript", str(bad))
     assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1
     assert "quebrado.srt" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_process_reports_its_own_runs_in_the_state_folder(workdir, demo_call):
+    from techne_assets.adapters.tracking import SqliteTracker
+
+    shutil.copy(demo_call[0], workdir / "inbox" / "sem-legenda.mp4")
+    failed = techne(workdir, "process", str(workdir / "inbox" / "sem-legenda.mp4"))
+    assert_one_line_error(failed, "sem-legenda.mp4", "no captions", workdir)
+    video = workdir / "inbox" / "aula.mp4"
+    shutil.copy(demo_call[0], video)
+    shutil.copy(demo_call[1], video.with_suffix(".vtt"))
+    result = techne(workdir, "process", str(video))
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == 1  # the JSON log lines are not on stdout
+    document = result.stdout.strip()
+
+    lines = (workdir / "state" / "notifications.log").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["attributes"]["status"] for line in lines] == ["FAILED", "COMPLETED"]
+    failure, completion = (json.loads(line) for line in lines)
+    assert "sem-legenda.mp4" in failure["subject"] and "no captions" in failure["body"]
+    assert "aula.mp4" in completion["subject"] and document in completion["body"]
+    tracker = SqliteTracker(workdir / "state" / "tracking.sqlite3")
+    [record] = tracker.for_video("aula.mp4")
+    assert record.status == "COMPLETED" and record.document_uris["document.md"] == document
+    assert completion["attributes"]["execution_id"] == record.execution_id
+    assert tracker.for_video("sem-legenda.mp4")[0].status == "FAILED"

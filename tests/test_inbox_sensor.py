@@ -109,7 +109,8 @@ def test_input_videos_are_left_untouched(inbox):
 
 
 def test_a_video_already_processed_outside_the_sensor_is_not_run_again(inbox, tmp_path):
-    """`techne process` or a backfill materialized this content: the sensor leaves it alone."""
+    """`techne process` or a backfill materialized this content, or the same file is copied in
+    again: the sensor leaves it alone; changed content runs."""
     import shutil
 
     from techne_assets.defs.resources import build_resources
@@ -126,6 +127,12 @@ def test_a_video_already_processed_outside_the_sensor_is_not_run_again(inbox, tm
         assert dg.materialize([video_asset], partition_key="aula.mp4", instance=instance,
                               resources=build_resources(get_settings())).success
         result = settle(instance)
+        assert result.run_requests == []
+        # The same file copied in again: new mtime, same bytes.
+        shutil.copy(tmp_path / "source.mp4", inbox / "aula.mp4")
+        later = time.time() + 3
+        os.utime(inbox / "aula.mp4", (later, later))
+        result = settle(instance, result.cursor)
         assert result.run_requests == []
         (inbox / "aula.mp4").write_bytes((tmp_path / "source.mp4").read_bytes() + b"\0")
         later = time.time() + 5

@@ -520,7 +520,173 @@ CLI_PROGRAMS: frozenset[str] = frozenset(
         "jq",
         "sed",
         "awk",
+        "cat",
+        "netplan",
+        "resolvectl",
+        "nmcli",
+        "tcpdump",
+        "mtr",
+        "nmap",
+        "lsof",
+        "ss",
+        "hostnamectl",
+        "timedatectl",
+        "firewall-cmd",
+        "ufw",
+        "certbot",
+        "virsh",
+        "openstack",
+        "istioctl",
+        "argocd",
+        "minikube",
+        "k9s",
+        "kustomize",
+        "packer",
+        "redis-server",
+        "iperf3",
     ]
+)
+
+# Words that are also ordinary speech ("show", "ip"): they start a command only when followed
+# by one of their subcommands (network device CLIs and iproute2).
+GATED_PROGRAMS: dict[str, frozenset[str]] = {
+    "show": frozenset(
+        [
+            "ip",
+            "ipv6",
+            "running-config",
+            "startup-config",
+            "run",
+            "interface",
+            "interfaces",
+            "crypto",
+            "logging",
+            "version",
+            "vlan",
+            "arp",
+            "mac",
+            "cdp",
+            "lldp",
+            "spanning-tree",
+            "bgp",
+            "route",
+            "access-lists",
+            "clock",
+            "processes",
+            "memory",
+            "inventory",
+            "ntp",
+            "standby",
+            "vrrp",
+            "policy-map",
+            "controllers",
+            "tech-support",
+            "license",
+            "etherchannel",
+            "port-channel",
+            "mpls",
+            "ospf",
+            "system",
+            "configuration",
+            "log",
+        ]
+    ),
+    "ip": frozenset(
+        [
+            "addr",
+            "address",
+            "a",
+            "route",
+            "r",
+            "link",
+            "neigh",
+            "rule",
+            "netns",
+            "tcp",
+            "mtu",
+            "nat",
+            "access-list",
+            "ospf",
+            "name-server",
+            "domain-name",
+            "-br",
+            "-4",
+            "-6",
+            "-s",
+        ]
+    ),
+}
+
+# Spoken words that end a command: besides the stopwords, adverbs and connectors of pt-BR
+# speech that are never an argument ("roda kubectl logs direto").
+COMMAND_BREAK_WORDS: frozenset[str] = frozenset(
+    [
+        "direto",
+        "direitinho",
+        "rapidinho",
+        "rápido",
+        "logo",
+        "novamente",
+        "aqui",
+        "ali",
+        "lá",
+        "aí",
+        "daí",
+        "então",
+        "porque",
+        "pois",
+        "mesmo",
+        "também",
+        "tambem",
+        "so",
+        "ate",
+        "entao",
+        "nao",
+        "voce",
+        "ne",
+        "ta",
+        "tipo",
+        "olha",
+        "isso",
+        "esse",
+        "essa",
+        "este",
+        "esta",
+        "ele",
+        "ela",
+        "vai",
+        "vou",
+        "deu",
+        "certo",
+        "pronto",
+        "beleza",
+        "primeiro",
+        "depois",
+        "antes",
+        "agora",
+        "ainda",
+        "sempre",
+        "nunca",
+        "tava",
+        "tavam",
+        "remoto",
+        "remota",
+        "normal",
+        "novo",
+        "nova",
+        "antigo",
+        "antiga",
+        "inteiro",
+        "errado",
+        "grande",
+        "pequeno",
+        "padrão",
+    ]
+)
+# Conjugated pt-BR verbs and adverbs, by ending ("funcionava", "apontando", "aparece",
+# "rodou", "normalmente"); only plain lowercase words are tested, so no argument is cut.
+_PT_VERB_OR_ADVERB_RE = re.compile(
+    r"[a-z]{2,}(?:ando|endo|indo|ava|avam|aram|eram|iram|ece|ecem|eceu|ou|amos|emos|imos|mente)"
 )
 
 SQL_STARTS: frozenset[str] = frozenset(
@@ -548,6 +714,7 @@ PATH_RE = re.compile(
     r"|(?<![\w/])~/[\w.@%+/-]+"  # ~/.kube/config
     r"|(?<![\w./])\.\.?/[\w.@%+/-]+"  # ./loadtest/checkout.js
     r"|\b[A-Za-z]:\\[^\s'\"<>|`]+"  # C:\Program Files\...
+    r"|(?<![\w./@:-])[\w.-]+(?:/[\w.@%+-]+)+\.(?:ini|conf|cfg|ya?ml|json|toml|properties|env|txt|log|sql|sh|ps1|py|js|ts|xml|csv)\b"  # deploy/app/values.yaml
     r"|\b[\w-]+\.(?:ini|conf|cfg|ya?ml|json|toml|properties|env|txt|log|sql|sh|ps1|py|js|ts|xml|csv)\b"
 )
 CONFIG_ASSIGN_RE = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]*)(\s?=\s?)([^\s,;`]+)")
@@ -614,6 +781,7 @@ def is_technical_term(word: str) -> bool:
     return bool(
         re.fullmatch(r"[A-Z][A-Z0-9]{1,7}s?", word)
         or re.fullmatch(r"[A-Za-z]*[a-z][A-Z][A-Za-z0-9]*", word)
+        or re.fullmatch(r"[A-Z]{2,}[a-z][A-Za-z0-9]*", word)  # OOMKilled, HTTPServer
         or (re.search(r"\d", word) and re.search(r"[A-Za-z]", word))
         or "_" in word
         or word.lower() in ENGLISH_TECH_WORDS
@@ -626,11 +794,78 @@ def _strip_trailing(text: str, start: int, end: int) -> int:
     return end
 
 
+_FLAG_RE = re.compile(r"^--?[A-Za-z][\w-]*$")  # -n, --previous (no "=value" of its own)
+_CLEAR_ARGUMENT_RE = re.compile(r"^(?:-|\d)|[./=@:~]")  # a flag, a number, a path, key=value...
+
+
+def is_command_break(token: str) -> bool:
+    """Whether a spoken word ends a command: a pt-BR function word, filler, adverb or verb."""
+    word = token.strip(_TRAILING_PUNCTUATION)
+    lower = word.lower()
+    if not word or not _ASCII_TOKEN_RE.match(word):
+        return not _ASCII_TOKEN_RE.match(token)
+    if lower in STOPWORDS or lower in COMMAND_BREAK_WORDS:
+        return True
+    return word.isalpha() and word.islower() and bool(_PT_VERB_OR_ADVERB_RE.fullmatch(word))
+
+
+def _starts_command(tokens: list[tuple[int, int, str]], i: int) -> bool:
+    token = tokens[i][2]
+    if token in CLI_PROGRAMS:
+        return True
+    subcommands = GATED_PROGRAMS.get(token)
+    if not subcommands or i + 1 >= len(tokens):
+        return False
+    return tokens[i + 1][2].rstrip(_TRAILING_PUNCTUATION) in subcommands
+
+
+# Endings of pt-BR verbs (infinitive, gerund, participle, common tenses), adverbs and adjectives.
+_VERB_OR_ADJECTIVE_RE = re.compile(
+    r".{2,}(?:ar|er|ir|ando|endo|indo|ado|ada|ados|adas|ido|ida|idos|idas|ava|avam|ou|ei|"
+    r"eu|iu|amos|emos|imos|aram|eram|iram|ece|ecem|oso|osa|osos|osas|ivo|iva|ivos|ivas|vel|veis|mente|"
+    r"inho|inha|inhos|inhas)"
+)
+# Nouns with those endings that name things in technical calls.
+_NOUNS_LIKE_VERBS: frozenset[str] = frozenset(
+    [
+        "estado", "estados", "resultado", "dado", "dados", "pedido", "pedidos", "saída",
+        "entrada", "medida", "chamado", "chamados", "mercado", "lado", "cuidado", "partida",
+        "período", "conteúdo", "sentido", "lugar", "celular", "valor", "servidor", "usuário",
+        "senha", "produto", "catálogo", "mudança", "parâmetro", "ambiente", "cliente", "cluster",
+        "container", "docker", "helper", "worker", "server", "router", "filter", "header",
+        "footer", "master", "poller", "buffer", "timer", "driver", "folder", "provider",
+        "listener", "scheduler", "broker", "cliente", "fiscal", "linha", "planilha", "senha",
+        "caminho", "arquivo", "alerta", "registro", "cadastro", "rotina", "tabela", "campo",
+        "processo", "módulo", "modelo", "relatório", "painel", "túnel", "nível", "comando",
+        "comandos", "pneu", "chapéu", "museu", "cadeado", "teclado", "mercado", "feriado",
+    ]
+)
+
+
+def is_title_word(word: str) -> bool:
+    """Whether a word can name what a section is about: a noun or a technical term.
+
+    Conjugated verbs, participles, adverbs and adjectives are recognized by their pt-BR endings
+    ("conectada", "rodar", "tava", "crescendo", "inteiro" is kept); technical terms and
+    capitalized names always pass.
+    """
+    if is_technical_term(word) or not word.islower():
+        return True
+    lower = word.lower()
+    if lower in STOPWORDS or lower in COMMAND_BREAK_WORDS or len(lower) < 3:
+        return False
+    if lower in _NOUNS_LIKE_VERBS:
+        return True
+    return not _VERB_OR_ADJECTIVE_RE.fullmatch(lower)
+
+
 def _command_spans(text: str) -> list[tuple[int, int]]:
     """Shell commands (a known program and its arguments) and SQL statements said out loud.
 
     A shell command continues while tokens look like arguments (ASCII, not a pt-BR function
-    word); an SQL statement continues to its `;` or to the end of the sentence.
+    word, adverb or conjugated verb); right after a flag a plain word is taken as the flag's
+    value when a clear argument follows it (`ping -M do -s 1472`). An SQL statement continues
+    to its `;` or to the end of the sentence.
     """
     tokens = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", text)]
     spans: list[tuple[int, int]] = []
@@ -639,17 +874,25 @@ def _command_spans(text: str) -> list[tuple[int, int]]:
         start, _end, token = tokens[i]
         bare = token.rstrip(_TRAILING_PUNCTUATION)
         is_sql = bare in SQL_STARTS
-        if token != bare or not (is_sql or bare in CLI_PROGRAMS):
+        if token != bare or not (is_sql or _starts_command(tokens, i)):
             i += 1
             continue
         last = i
         j = i + 1
         while j < len(tokens):
             token_j = tokens[j][2]
-            if (
-                not _ASCII_TOKEN_RE.match(token_j)
-                or token_j.lower().strip(_TRAILING_PUNCTUATION) in STOPWORDS
-            ):
+            if not _ASCII_TOKEN_RE.match(token_j):
+                break
+            if not is_sql and is_command_break(token_j):
+                flag_value = (
+                    _FLAG_RE.match(tokens[j - 1][2])
+                    and token_j.isalpha()
+                    and j + 1 < len(tokens)
+                    and _CLEAR_ARGUMENT_RE.search(tokens[j + 1][2])
+                )
+                if not flag_value:
+                    break
+            elif is_sql and token_j.lower().strip(_TRAILING_PUNCTUATION) in STOPWORDS:
                 break
             last = j
             if is_sql and token_j.endswith(";"):

@@ -31,6 +31,7 @@ class VideoInfo(BaseModel):
     key: str = Field(description="the object's key inside the input storage")
     uri: str = Field(description="file path or s3:// URI of the source object")
     size_bytes: int
-    etag: str = Field(description="S3 ETag, or a content hash for local files")
+    etag: str = Field(description="S3 ETag, or the size-and-mtime change token of a local file")
+    content_id: str = Field(description="what identifies the content: S3 ETag, or SHA-256 of a local file")
     last_modified: str | None = None
     media: MediaInfo

@@ -72,13 +72,15 @@ def video(
     with input_errors_fail_the_step():
         inputs = input_storage.get()
         key = resolve_video(work_storage.get(), inputs, context.partition_key)
-        stored = inputs.stat(key)
+        # A local file's content hash lets the sensor recognize the same video copied again.
+        stored = inputs.stat(key, with_hash=not inputs.root_uri.startswith("s3://"))
         info = VideoInfo(
             partition_key=context.partition_key,
             key=key,
             uri=inputs.uri(key),
             size_bytes=stored.size,
             etag=stored.etag,
+            content_id=stored.content_id,
             last_modified=stored.last_modified.isoformat() if stored.last_modified else None,
             media=media.probe(inputs.media_url(key), name=inputs.uri(key)),
         )
@@ -89,6 +91,7 @@ def video(
             "uri": dg.MetadataValue.path(info.uri),
             "size_bytes": info.size_bytes,
             "etag": info.etag,
+            "content_id": info.content_id,
             "duration_seconds": round(info.media.duration_seconds, 3),
             "video_codec": info.media.video_codec or "none",
             "audio_streams": len(info.media.audio_streams),
@@ -119,7 +122,7 @@ def transcript(
         result = transcriber.get().transcribe(
             video,
             input_storage.get().media_url(video.key),
-            job_key=f"{video.partition_key}-{video.etag}",
+            job_key=f"{video.partition_key}-{video.content_id}",
         )
     result = result.model_copy(update={"duration": video.media.duration_seconds})
     context.add_output_metadata(

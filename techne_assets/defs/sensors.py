@@ -5,7 +5,7 @@ import json
 import dagster as dg
 
 from techne_assets.adapters.inbox_events import receive_s3_events
-from techne_assets.adapters.storage import storage_from_uri
+from techne_assets.adapters.storage import Storage, storage_from_uri
 from techne_assets.adapters.video_registry import register_video
 from techne_assets.core.inbox import InboxCursor, InboxObject, is_video, plan_tick
 from techne_assets.core.partition_keys import partition_key_for
@@ -14,26 +14,33 @@ from techne_assets.defs.partitions import videos_partitions
 from techne_assets.settings import Settings, get_settings
 
 
-def _already_materialized(instance: dg.DagsterInstance, partition_key: str, etag: str) -> bool:
-    """The `video` asset already holds this content (a `techne process` or backfill run did it)."""
+def _already_materialized(
+    instance: dg.DagsterInstance, storage: Storage, partition_key: str, obj: InboxObject
+) -> bool:
+    """The `video` asset already holds this content (from a `techne process` or backfill run, or
+    the same local file copied in again: a new mtime, but the same size and SHA-256)."""
     latest = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("video"), asset_partitions=[partition_key]), limit=1
     ).records
-    if not latest:
+    materialization = latest[0].asset_materialization if latest else None
+    if materialization is None:
         return False
-    materialization = latest[0].asset_materialization
-    recorded = materialization.metadata.get("etag") if materialization else None
-    return recorded is not None and recorded.value == etag
+    recorded = {k: v.value for k, v in materialization.metadata.items()}
+    if recorded.get("etag") == obj.etag:
+        return True
+    if recorded.get("size_bytes") != obj.size or storage.root_uri.startswith("s3://"):
+        return False
+    return storage.stat(obj.key, with_hash=True).content_id == recorded.get("content_id")
 
 
 def _run_requests(
     context: dg.SensorEvaluationContext, settings: Settings, objects: list[InboxObject]
 ) -> list[dg.RunRequest]:
-    work = storage_from_uri(settings.work_uri)
+    work, inputs = storage_from_uri(settings.work_uri), storage_from_uri(settings.input_uri)
     requests = []
     for obj in objects:
         partition_key = register_video(work, obj.key)
-        if _already_materialized(context.instance, partition_key, obj.etag):
+        if _already_materialized(context.instance, inputs, partition_key, obj):
             continue
         requests.append(
             dg.RunRequest(

@@ -38,6 +38,7 @@ from techne_assets.core.text_rules import (
     content_words,
     find_fragments,
     is_technical_term,
+    is_title_word,
     quote_technical,
     split_sentences,
     stem,
@@ -80,40 +81,78 @@ DECISION = _cue(
     "ficou acordado",
 )
 SEQUENCE_START = re.compile(
-    r"^(?:e\s+)?(?:primeiro|primeira coisa|depois disso|depois,|depois (?:você|eu|a gente)|em seguida|"
-    r"por último|por fim|finalmente|passo \d+|no passo|aí você|agora você)\b",
+    r"^(?:e\s+|então,?\s+|aí\s+)?(?:primeiro|depois disso|depois,|"
+    r"depois (?:você|eu|a gente|roda|rode|clica|clique)|em seguida|por último|por fim|finalmente|"
+    r"passo \d+|no passo|aí você|agora você|"
+    r"(?:(?:a|o)\s+)?(?:(?:primeira|segunda|terceira|próxima) coisa|(?:segundo|terceiro|quarto|próximo) passo))\b",
     re.IGNORECASE,
 )
-SCREEN_ACTION = _cue(
-    "clica em",
-    "clique em",
-    "clica no",
-    "clica na",
-    "abre o",
-    "abre a",
-    "abra o",
-    "abra a",
-    "roda o comando",
-    "rode o comando",
-    "roda o",
-    "rode o",
-    "roda",
-    "executa",
-    "execute",
-    "digita",
-    "digite",
-    "acessa",
-    "acesse",
-    "seleciona",
-    "selecione",
-    "vai em",
-    "confere",
-    "confira",
-    "acompanha",
-    "acompanhe",
-    "pega o",
-    "copia",
-    "cola",
+# An imperative (or first-person) step verb at the start of a clause: "Clica em Incluir",
+# "confere tudo e clica em Confirmar", "aí você roda o ...", "marco o pedido". Mid-sentence
+# uses ("essa aplicação roda com ...") are narration, not steps.
+_STEP_VERBS = (
+    "clica|clique|clico|cliquei|acessa|acesse|acesso|acessei|abre|abra|abri|abro|"
+    "seleciona|selecione|seleciono|selecionei|preenche|preencha|preencho|preenchi|"
+    "digita|digite|digito|digitei|marca|marque|marco|marquei|desmarca|desmarque|"
+    "salva|salve|salvo|salvei|confirma|confirme|confirmo|confirmei|roda|rode|rodo|rodei|"
+    "executa|execute|executo|executei|aplica|aplique|aplico|apliquei|reinicia|reinicie|"
+    "reinicio|reiniciei|copia|copie|copio|copiei|cola|cole|colo|colei|escolhe|escolha|"
+    "escolho|escolhi|edita|edite|edito|editei|pesquisa|pesquise|pesquisei|filtra|filtre|"
+    "filtrei|confere|confira|conferi|acompanha|acompanhe|acompanhei|arrasta|arraste|"
+    "exporta|exporte|exportei|importa|importe|instala|instale|instalei|coloca|coloque|"
+    "coloco|troca|troque|troco|troquei|altera|altere|alterei|habilita|habilite|habilitei|"
+    "desabilita|desabilite|transmite|transmita|"
+    # moving to a screen: "vou em Documento de Saída", "entrei no SIGACFG"
+    "(?:vai|vá|vou|fui|volta|volte|volto|voltei|entra|entre|entro|entrei) (?:em|no|na|pro|pra|para)"
+    "(?=\\s+(?:o\\s+|a\\s+)?[A-ZÀ-Ú])"
+)
+_STEP_VERB_WORD = re.compile(r"(?i:" + _STEP_VERBS.split("(?:vai")[0].rstrip("|") + r")")
+STEP_VERB = re.compile(
+    r"(?:^|[,:;]\s+|\b(?i:e|aí|daí|então|agora|depois|você|eu|a gente|só|já|primeiro|"
+    r"em seguida|por fim)\s+)(?:(?i:o|a|um|uma)\s+)?(?i:" + _STEP_VERBS + r")(?!\w)(?!\s*\?)"
+)
+SCREEN_ACTION = STEP_VERB
+# A menu path: three or more screen names in a row after a cue ("o caminho é SIGAFIS,
+# Atualizações, Cadastros", "Vou em Ambiente > Cadastros > Parâmetros").
+MENU_PATH = re.compile(
+    r"(?i:caminho|menu|vou em|vai em|vá em|entra em|acessa|acesse)\b[^.?!]{0,20}?"
+    r"[A-ZÀ-Ú][\wÀ-ÿ.]*(?:\s+(?:de|do|da|e)?\s*[A-ZÀ-Ú][\wÀ-ÿ]*)*"
+    r"(?:\s*(?:,|>|->|/)\s*[A-ZÀ-Ú][\wÀ-ÿ]*(?:\s+(?:de|do|da|e)\s+[A-ZÀ-Ú][\wÀ-ÿ]*)*){2,}"
+    r"|[A-ZÀ-Ú][\wÀ-ÿ]*(?:\s*>\s*[A-ZÀ-Ú][\wÀ-ÿ]*(?:\s+[\wÀ-ÿ]+)?){2,}"
+    # a module code, then two or more screens: "SIGAFAT, Atualizações, Movimentos"
+    r"|^[A-Z][A-Z0-9_]{2,}(?:\s*,\s*[A-ZÀ-Ú][\wÀ-ÿ]*(?:\s+(?:de|do|da|e)\s+[A-ZÀ-Ú][\wÀ-ÿ]*)*){2,}"
+)
+# Someone shows a screen: the steps around it are a demonstration.
+SCREEN_SHARE = _cue(
+    "compartilh\\w* (?:a |minha |a minha |de novo )?tela",
+    "compartilhando",
+    "t[ãa]o vendo",
+    "tá vendo",
+    "estão vendo",
+    "aqui na tela",
+    "na minha tela",
+)
+# A step said as a contingency ("Nesse caso o rollback é ...", "Se você rodar ...") is an
+# alternative or a warning, not the next step of the procedure.
+# "Vamos criar uma TES nova", "vou reiniciar o serviço": the speaker announces the next action.
+STEP_INTENT = re.compile(
+    r"\b(?i:vamos|vou|agora a gente vai)\s+(?i:clicar|acessar|abrir|selecionar|preencher|digitar|"
+    r"marcar|salvar|rodar|executar|aplicar|reiniciar|copiar|colar|escolher|editar|"
+    r"pesquisar|filtrar|exportar|importar|instalar|trocar|alterar|habilitar|"
+    r"desabilitar|transmitir|emitir|cadastrar|incluir)(?!\w)"
+    r"|\b(?i:vamos)\s+(?i:criar)(?!\w)"
+)
+# Naming the screen being shown: "A rotina é a MATA410", "a tela é a de Pedidos".
+SCREEN_NAME = re.compile(
+    r"\b(?i:a rotina|a tela|a transação|o programa|a aba|o menu|o caminho)\s+(?i:é|fica)\b"
+)
+FIRST_STEP = re.compile(
+    r"^(?:e\s+|então,?\s+|aí\s+)?(?:(?:a|o)\s+)?(?:primeir[oa]|passo 1\b|passo um\b)", re.IGNORECASE
+)
+SCREEN_SHARE_START = _cue("compartilh\\w* (?:aqui |agora |de novo )*(?:a |minha |a minha |o |meu )?(?:tela|terminal)")
+CONTINGENCY_START = re.compile(
+    r"^(?:e\s+|mas\s+|só\s+)?(?:nesse caso|neste caso|em caso de|caso\s|se\s|senão|sem\s|cuidado)",
+    re.IGNORECASE,
 )
 OBJECTIVE = _cue(
     "o objetivo", "objetivo desse", "objetivo deste", "vou mostrar como", "vamos ver como"
@@ -138,7 +177,11 @@ PROBLEM = _cue(
     "falhando",
     "não funciona",
     "não funcionava",
-    "outro problema",
+    "(?:outro|segundo|terceiro) problema",
+    "expirou",
+    "expirad[oa]s?",
+    "rejei(?:ção|tad[oa]|tou|tando)",
+    "não encontrad[oa]",
     "deu problema",
     "tivemos um problema",
     "caiu",
@@ -238,6 +281,7 @@ DEADLINE = _cue(
     "próxima semana",
     "até o fim da semana",
     "depois da (?:call|chamada|reunião)",
+    "(?:essa|esta|nesta|nessa) semana",
     "amanhã cedo",
 )
 FIRST_PERSON = _cue("eu", "vou", "fico", "comigo", "deixa comigo", "pode deixar", "consigo")
@@ -248,6 +292,10 @@ DOCUMENT_MENTION = re.compile(
     r"[\wÀ-ÿ-]+){1,6}",
 )
 DOCUMENT_FILE = re.compile(r"\b[\w-]+\.(?:pdf|docx?|xlsx?|pptx?|md|odt)\b", re.IGNORECASE)
+# A sentence that goes on explaining what the previous one defined ("É diferente do ...").
+DEFINITION_CONTINUES = re.compile(r"(?:É|São|Ela|Ele|Isso|Ou seja|Quer dizer)\b")
+_PARTICIPLE = r"\w+(?:ados?|adas?|idos?|idas?|orto|orta|sto|sta)\b"  # "é morto": passive, not a definition
+_ASCII_COMPOUND_RE = re.compile(r"[a-z]{2,}(?:-[a-z]{2,})+")  # "back-off", "write-ahead"
 DEFINITION = r"(?:\s+\S+){0,2}?\s+(?:é|são|significa|significam|quer dizer|serve para|serve pra)\s"
 
 UNIT_WORDS = 60  # a TextTiling "pseudo-sentence" block: a few segments of speech
@@ -256,8 +304,10 @@ MINUTES_PER_TOPIC = 4
 MAX_TOPICS = 20
 MAX_KEY_POINTS = 4
 MAX_LIST_ITEMS = 4
-MAX_GLOSSARY = 25
+MAX_GLOSSARY = 15
+MAX_GLOSSARY_MENTIONS = 5
 PROCEDURE_MAX_GAP = 90.0  # seconds between two steps of the same procedure
+PROCEDURE_MAX_INTERRUPTION = 8  # other sentences said between two steps of the same procedure
 PROBLEM_MAX_GAP = 120.0  # seconds between two symptoms of the same problem
 PROBLEM_WINDOW = (
     600.0  # seconds after the last symptom in which its cause and solution are looked for
@@ -360,7 +410,9 @@ class _Composer:
         return out
 
     def _surface(self, stem_: str) -> str:
-        return self.surfaces[stem_].most_common(1)[0][0]
+        """The form a stem is said in most often, other than a stopword ("comando", not "com")."""
+        forms = self.surfaces[stem_].most_common()
+        return next((w for w, _ in forms if w.lower() not in STOPWORDS), forms[0][0])
 
     def _weight(self, stem_: str) -> float:
         boost = 1.5 if stem_ in self.technical_stems else 1.0
@@ -419,8 +471,16 @@ class _Composer:
         return spans
 
     def _top_terms(self, salience: dict[str, float], n: int) -> list[str]:
+        """The n most salient terms that can name a subject (nouns and technical terms)."""
         ranked = sorted(salience.items(), key=lambda item: (-item[1], item[0]))
-        return [self._surface(s) for s, _ in ranked[:n]]
+        terms: list[str] = []
+        for stem_, _ in ranked:
+            surface = self._surface(stem_)
+            if is_title_word(surface) and not _STEP_VERB_WORD.fullmatch(surface):
+                terms.append(surface)
+                if len(terms) == n:
+                    break
+        return terms
 
     def _key_sentences(
         self, first: int, last: int, n: int, salience: dict[str, float]
@@ -485,36 +545,77 @@ class _Composer:
 
     # ---- procedures --------------------------------------------------------------------
 
+    def _step_evidence(self, sentence: _Sentence) -> str | None:
+        """Why a sentence is a step ("command", "action", "sequence"), or None if it is not one."""
+        text = sentence.text
+        if (
+            sentence.is_question
+            or sentence.n_words < 3
+            or CONTINGENCY_START.search(text)
+            or DEADLINE.search(text)  # a commitment ("... até sexta"), not a step
+        ):
+            return None
+        if sentence.has_command:
+            return "command"
+        if STEP_VERB.search(text) or MENU_PATH.search(text) or STEP_INTENT.search(text):
+            return "action"
+        if SEQUENCE_START.search(text) and not TOPIC_SHIFT.search(text) and sentence.n_words >= 4:
+            return "sequence"
+        if SCREEN_NAME.search(text):
+            return "context"
+        return None
+
     def _is_step(self, sentence: _Sentence) -> bool:
-        if sentence.is_question or sentence.n_words < 4 or TOPIC_SHIFT.search(sentence.text):
-            return False
-        return bool(
-            SEQUENCE_START.search(sentence.text)
-            or SCREEN_ACTION.search(sentence.text)
-            or sentence.has_command
-        )
+        return self._step_evidence(sentence) is not None
 
     def procedures(self) -> list[Procedure]:
-        groups: list[list[_Sentence]] = []
+        """Runs of steps said close together: commands, screen actions and sequence cues.
+
+        A run is a procedure when it has two commands, or three steps of which two act on a
+        screen or a terminal, or a command with an action or sequence cue around it; a topic
+        shift or a fresh "primeiro" starts a new run.
+        """
+        groups: list[list[tuple[_Sentence, str]]] = []
+        new_subject = False  # a topic shift or a new screen shared since the last step
+        between = 0  # sentences said since the last step
         for sentence in self.sentences:
-            if not self._is_step(sentence):
+            evidence = self._step_evidence(sentence)
+            if SCREEN_SHARE_START.search(sentence.text):
+                new_subject = True
+            if evidence is None:
+                if TOPIC_SHIFT.search(sentence.text):
+                    new_subject = True
+                if sentence.n_words >= 4:  # "Tô.", "Exatamente." do not interrupt
+                    between += 1
                 continue
-            starts_over = re.match(r"(?:e\s+)?primeiro\b", sentence.text, re.IGNORECASE)
+            gap = sentence.start - groups[-1][-1][0].end if groups else math.inf
+            # "Aí o segundo passo foi ..." resumes a procedure after a digression, and a
+            # command follows the commands before it however much was explained in between.
+            resumes = evidence == "sequence" or bool(SEQUENCE_START.search(sentence.text))
+            in_a_row = evidence == "command" and any(e == "command" for _, e in groups[-1]) if groups else False
             if (
                 groups
-                and not starts_over
-                and sentence.start - groups[-1][-1].end <= PROCEDURE_MAX_GAP
+                and not FIRST_STEP.match(sentence.text)
+                and not (new_subject and not resumes)
+                and (between <= PROCEDURE_MAX_INTERRUPTION or resumes or in_a_row)
+                and (gap <= PROCEDURE_MAX_GAP or (resumes and gap <= 3 * PROCEDURE_MAX_GAP))
             ):
-                groups[-1].append(sentence)
+                groups[-1].append((sentence, evidence))
             else:
-                groups.append([sentence])
+                groups.append([(sentence, evidence)])
+            new_subject = False
+            between = 0
         procedures: list[Procedure] = []
-        for steps in groups:
-            sequenced = sum(1 for s in steps if SEQUENCE_START.search(s.text))
-            commands = sum(1 for s in steps if s.has_command)
-            if sequenced == 0 or not (len(steps) >= 3 or commands >= 2):
-                continue
-            procedures.append(self._procedure(steps))
+        for group in groups:
+            kinds = Counter(evidence for _, evidence in group)
+            acting = kinds["command"] + kinds["action"]
+            if (
+                kinds["command"] >= 2
+                or (len(group) >= 3 and acting >= 2)
+                or (len(group) >= 2 and kinds["command"] >= 1 and acting >= 2)
+                or (len(group) >= 2 and kinds["command"] >= 1 and kinds["sequence"] >= 1)
+            ):
+                procedures.append(self._procedure([s for s, _ in group]))
         return procedures
 
     def _procedure(self, steps: list[_Sentence]) -> Procedure:
@@ -564,13 +665,25 @@ class _Composer:
         """Problems: clusters of symptom sentences, each with the cause and the solution said after it."""
         statements = [s for s in self.sentences if self._is_statement(s)]
         symptom_groups: list[list[_Sentence]] = []
+        resolved = False  # a cause or a solution was said since the last symptom
         for s in statements:
             if not PROBLEM.search(s.text) or SOLUTION.search(s.text) or self._is_step(s):
+                stated_cause = CAUSE.search(s.text) and not re.search(
+                    r"\bporque\b", s.text, re.IGNORECASE
+                )
+                if symptom_groups and (SOLUTION.search(s.text) or stated_cause):
+                    resolved = True
                 continue
-            if symptom_groups and s.start - symptom_groups[-1][-1].end <= PROBLEM_MAX_GAP:
+            # A symptom after the previous one's cause or solution is a new problem.
+            if (
+                symptom_groups
+                and not resolved
+                and s.start - symptom_groups[-1][-1].end <= PROBLEM_MAX_GAP
+            ):
                 symptom_groups[-1].append(s)
             else:
                 symptom_groups.append([s])
+            resolved = False
         problems: list[tuple[Problem, set[str]]] = []
         used: set[int] = set()
         for number, symptoms in enumerate(symptom_groups):
@@ -623,10 +736,18 @@ class _Composer:
                 for i, (p, _) in enumerate(problems)
                 if p.time_range.start <= s.start <= p.time_range.end + PROBLEM_WINDOW
             ]
-            candidates = near or [i for i in range(len(problems)) if overlap[i] > 0]
-            if not candidates:
-                continue
-            target = problems[max(candidates, key=lambda i: (overlap[i], -distance[i]))][0]
+            if near:
+                # The problem the sentence follows (the latest one begun before it) keeps it,
+                # unless an earlier one shares clearly more of its vocabulary.
+                latest = max(near, key=lambda i: problems[i][0].time_range.start)
+                best = max(near, key=lambda i: (overlap[i], -distance[i]))
+                chosen = best if overlap[best] > 2 * overlap[latest] else latest
+            else:
+                candidates = [i for i in range(len(problems)) if overlap[i] > 0]
+                if not candidates:
+                    continue
+                chosen = max(candidates, key=lambda i: (overlap[i], -distance[i]))
+            target = problems[chosen][0]
             if len(target.prevention) < MAX_LIST_ITEMS:
                 target.prevention.append(quote_technical(s.text))
         return [problem for problem, _ in problems]
@@ -751,6 +872,8 @@ class _Composer:
         return references
 
     def glossary(self) -> list[GlossaryTerm]:
+        """Terms the call explains: "X é ...", "X significa ...", an acronym spelled out, or the
+        answer to "o que é X?". Terms only mentioned are left out unless nothing is explained."""
         counts: Counter[str] = Counter()
         forms: dict[str, Counter[str]] = {}
         first_seen: dict[str, float] = {}
@@ -764,7 +887,11 @@ class _Composer:
                 if w.lower().endswith("s") and w.lower()[:-1] in ENGLISH_TECH_WORDS:
                     w = w[:-1]
                 key = w.lower()
-                technical = is_technical_term(w) or key in ENGLISH_TECH_WORDS
+                technical = (
+                    is_technical_term(w)
+                    or key in ENGLISH_TECH_WORDS
+                    or bool(_ASCII_COMPOUND_RE.fullmatch(w))
+                )
                 if not technical or key in STOPWORDS or key == "ok" or TICKET_RE.fullmatch(w):
                     continue
                 if self._is_name(stem(key)):
@@ -775,25 +902,80 @@ class _Composer:
                 bucket = sentences_by_key.setdefault(key, [])
                 if not bucket or bucket[-1] is not sentence:
                     bucket.append(sentence)
-        recurring = [k for k, c in counts.items() if c >= 2]
-        recurring.sort(key=lambda k: (-counts[k], first_seen[k], k))
-        terms: list[GlossaryTerm] = []
-        for key in sorted(recurring[:MAX_GLOSSARY], key=lambda k: k.casefold()):
+        defined: dict[str, str] = {}
+        for key in counts:
             term = forms[key].most_common(1)[0][0]
-            definition_re = re.compile(
-                rf"^(?:\S+\s+){{0,3}}?{re.escape(term)}{DEFINITION}", re.IGNORECASE
+            explanation = self._explanation(term, sentences_by_key[key])
+            if explanation:
+                defined[key] = explanation
+        ranked = sorted(defined, key=lambda k: (-counts[k], first_seen[k], k))[:MAX_GLOSSARY]
+        if not ranked:
+            # Nothing explained: the few most repeated terms, marked as mentions only.
+            recurring = [k for k, c in counts.items() if c >= 2 and not _ASCII_COMPOUND_RE.fullmatch(k)]
+            recurring.sort(key=lambda k: (-counts[k], first_seen[k], k))
+            ranked = recurring[:MAX_GLOSSARY_MENTIONS]
+        terms: list[GlossaryTerm] = []
+        for key in sorted(ranked, key=lambda k: k.casefold()):
+            term = forms[key].most_common(1)[0][0]
+            definition = defined.get(key) or (
+                f"Termo citado em [{format_timestamp(first_seen[key])}] "
+                f"({counts[key]} menções na chamada)."
             )
-            defining = next(
-                (s for s in sentences_by_key[key] if definition_re.search(s.text)), None
-            )
-            if defining:
-                definition = (
-                    f"{quote_technical(defining.text)} ({format_timestamp(defining.start)})"
-                )
-            else:
-                definition = f"Termo citado em [{format_timestamp(first_seen[key])}] ({counts[key]} menções na chamada)."
             terms.append(GlossaryTerm(term=term, definition=definition))
         return terms
+
+    def _explanation(self, term: str, mentions: list[_Sentence]) -> str | None:
+        """The call's own explanation of a term, quoted with its time, or None."""
+        escaped = re.escape(term)
+        # The term is the subject: "O MTU é ...", "Pra quem não conhece: OOMKilled quer dizer ...",
+        # not "Se essa mensagem ICMP é bloqueada ...".
+        definition_re = re.compile(
+            rf"^(?:(?!(?:se|quando|porque|que|como|mas|caso)\s)\S+\s+){{0,4}}?{escaped}{DEFINITION}(?!{_PARTICIPLE})"
+            rf"|[,:;]\s+(?:e\s+)?(?:o|a|os|as)\s+{escaped}{DEFINITION}(?!{_PARTICIPLE})",
+            re.IGNORECASE,
+        )
+        asked_re = re.compile(
+            rf"\bo que (?:é|são|significa)\s+(?:o |a |os |as |um |uma )?{escaped}\b"
+            rf"|\b{escaped}\s+(?:é|são|significa)\s+o qu[eê]\b",
+            re.IGNORECASE,
+        )
+        initials = term if re.fullmatch(r"[A-Z]{2,6}", term) else None
+        for sentence in mentions:
+            if not sentence.is_question and sentence.n_words >= 7 and (
+                definition_re.search(sentence.text)
+                or (initials and _spells(initials, sentence.text))
+            ):
+                return self._quoted_definition(sentence)
+        # No one defined it outright: the answer when someone asked what it is.
+        for sentence in mentions:
+            if sentence.is_question and asked_re.search(sentence.text):
+                answer = self._answer_to(sentence)
+                if answer is not None:
+                    return self._quoted_definition(answer)
+        return None
+
+    def _answer_to(self, question: _Sentence) -> _Sentence | None:
+        """The first statement another participant says within a few sentences of a question."""
+        for sentence in self.sentences[question.index + 1 : question.index + 8]:
+            if sentence.speaker != question.speaker and not sentence.is_question:
+                return sentence if sentence.n_words >= 3 else None
+        return None
+
+    def _quoted_definition(self, sentence: _Sentence) -> str:
+        """The defining sentence, with the next one when it goes on about the same thing."""
+        text = sentence.text
+        following = (
+            self.sentences[sentence.index + 1] if sentence.index + 1 < len(self.sentences) else None
+        )
+        if (
+            following is not None
+            and following.segment == sentence.segment
+            and not following.is_question
+            and DEFINITION_CONTINUES.match(following.text)
+            and len(text.split()) + following.n_words <= 60
+        ):
+            text = f"{text} {following.text}"
+        return f"{quote_technical(text)} ({format_timestamp(sentence.start)})"
 
     # ---- summary and draft -------------------------------------------------------------
 
@@ -950,6 +1132,18 @@ def _cosine(a: Counter[str], b: Counter[str]) -> float:
     dot = sum(count * large.get(term, 0) for term, count in small.items())
     norm = math.sqrt(sum(c * c for c in a.values())) * math.sqrt(sum(c * c for c in b.values()))
     return dot / norm if norm else 0.0
+
+
+def _spells(acronym: str, text: str) -> bool:
+    """Whether the text spells the acronym out: "TES é Tipo de Entrada e Saída"."""
+    capitals = r"[A-ZÀ-Ú][\wÀ-ÿ-]*"
+    joiner = r"(?:\s+(?:de|do|da|dos|das|e|of|and|the|a|o)\s+|\s+)"
+    for m in re.finditer(rf"{capitals}(?:{joiner}{capitals})+", text):
+        letters = "".join(w[0] for w in re.findall(capitals, m.group()) if w != acronym)
+        if acronym.upper() in letters.upper() and len(letters) <= len(acronym) + 1:
+            if letters.upper().startswith(acronym.upper()):
+                return True
+    return False
 
 
 def _capitalized(title: str) -> str:
