@@ -12,7 +12,7 @@ from media_support import gray_for_second, image_size, make_audio_only, make_tes
 
 from techne_assets.adapters import media
 from techne_assets.core.errors import InputError
-from techne_assets.core.frames import Fingerprint
+from techne_assets.core.frames import THUMBNAIL_HEIGHT, THUMBNAIL_WIDTH, Fingerprint
 
 # The left quarter of a generated frame is flat background: no digit is drawn there.
 BACKGROUND = (40, 40, 0, 0)
@@ -119,22 +119,34 @@ def test_grab_frames_keeps_every_frame_of_a_changing_video(video, tmp_path):
     assert selection.dropped == []
 
 
+PIXELS = THUMBNAIL_WIDTH * THUMBNAIL_HEIGHT
+
+
 def test_fingerprints_tell_flat_frames_of_different_brightness_apart():
-    dark, light = (
-        Fingerprint.from_thumbnail(bytes([10] * 72)),
-        Fingerprint.from_thumbnail(bytes([200] * 72)),
-    )
-    assert dark.distance(light) == 0  # dHash alone cannot see it
+    dark, light = Fingerprint.from_thumbnail(bytes([10] * PIXELS)), Fingerprint.from_thumbnail(bytes([200] * PIXELS))
     assert not light.is_near_duplicate_of(dark)
-    assert Fingerprint.from_thumbnail(bytes([11] * 72)).is_near_duplicate_of(dark)
+    assert Fingerprint.from_thumbnail(bytes([13] * PIXELS)).is_near_duplicate_of(dark)
 
 
-def test_fingerprint_ignores_noise_in_flat_regions():
-    flat = bytes([100] * 72)
-    noisy = bytes(100 + (i % 3) - 1 for i in range(72))
-    assert Fingerprint.from_thumbnail(flat).distance(Fingerprint.from_thumbnail(noisy)) == 0
-    edge = bytes(([200] * 4 + [20] * 5) * 8)
-    assert Fingerprint.from_thumbnail(edge).distance(Fingerprint.from_thumbnail(flat)) == 8
+def test_fingerprint_ignores_compression_noise_but_sees_a_changed_line_of_text():
+    flat = bytes([20] * PIXELS)
+    noisy = bytes(20 + (i % 5) - 2 for i in range(PIXELS))
+    assert Fingerprint.from_thumbnail(noisy).distance(Fingerprint.from_thumbnail(flat)) == 0
+    # A new line of text on a terminal: one thumbnail row, a third of its width, a little lighter.
+    text = bytearray(flat)
+    row = 12 * THUMBNAIL_WIDTH
+    text[row + 3 : row + 3 + THUMBNAIL_WIDTH // 3] = bytes([40] * (THUMBNAIL_WIDTH // 3))
+    assert not Fingerprint.from_thumbnail(bytes(text)).is_near_duplicate_of(Fingerprint.from_thumbnail(flat))
+
+
+def test_grab_frames_keeps_text_screens_that_differ_by_a_command(tmp_path):
+    """Two terminal screens of the demo call differ by their command only: both are kept."""
+    from techne_assets.adapters.demo import record_demo
+
+    video, _ = record_demo(tmp_path / "demo")
+    selection = media.grab_frames(str(video), [23.0, 24.0, 42.0], tmp_path / "frames")
+    assert [f.at for f in selection.kept] == [23.0, 42.0]
+    assert [d.at for d in selection.dropped] == [24.0]
 
 
 @pytest.fixture

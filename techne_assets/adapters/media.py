@@ -17,8 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from techne_assets.core.errors import InputError
 from techne_assets.core.frames import (
-    DEFAULT_MAX_DISTANCE,
-    DEFAULT_MAX_MEAN_DELTA,
+    DEFAULT_MAX_CHANGED_PIXELS,
     THUMBNAIL_HEIGHT,
     THUMBNAIL_WIDTH,
     Fingerprint,
@@ -197,8 +196,7 @@ def grab_frames(
     dest_dir: Path,
     *,
     width: int = 1280,
-    max_distance: int = DEFAULT_MAX_DISTANCE,
-    max_mean_delta: float = DEFAULT_MAX_MEAN_DELTA,
+    max_changed_pixels: int = DEFAULT_MAX_CHANGED_PIXELS,
     name: str | None = None,
 ) -> FrameSelection:
     """Frames at `times` (sorted) as JPEGs.
@@ -214,7 +212,7 @@ def grab_frames(
         dest = dest_dir / f"frame-{round(at * 1000):09d}ms.jpg"
         fingerprint = _grab(source, at, dest, width, label)
         if previous is not None and fingerprint.is_near_duplicate_of(
-            previous[1], max_distance=max_distance, max_mean_delta=max_mean_delta
+            previous[1], max_changed_pixels=max_changed_pixels
         ):
             dest.unlink()
             dropped.append(
