@@ -109,15 +109,20 @@ def test_a_failed_blocking_check_notifies_once(settings, demo_call):
         "WEBVTT\n\n00:00:00.500 --> 00:00:09.000\n<v Ana>Bom dia, vamos começar o treinamento.\n",
         encoding="utf-8",
     )
-    with dg.DagsterInstance.ephemeral() as instance:
+    # A run-sharded SQLite instance, as `dagster dev` uses: no global event cursor there.
+    with dg.instance_for_test() as instance:
         result = run_graph(instance, settings, "curta.mp4")
         assert not result.success
         materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
         assert "draft" not in materialized  # blocked before the paid model
         notifier = resources(settings)["notifier"]
-        first = check_failed_sensor(dg.build_sensor_context(instance=instance), notifier=notifier)
-        again = check_failed_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor),
+        definitions = load_defs()
+        first = check_failed_sensor(dg.build_sensor_context(instance=instance, definitions=definitions),
                                     notifier=notifier)
+        again = check_failed_sensor(
+            dg.build_sensor_context(instance=instance, cursor=first.cursor, definitions=definitions),
+            notifier=notifier,
+        )
     sent = notifications(settings)
     assert len(sent) == 1
     assert "transcript_covers_media" in sent[0]["body"] and "curta.mp4" in sent[0]["subject"]

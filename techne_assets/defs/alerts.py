@@ -1,7 +1,9 @@
 """Run-status and check sensors: tracking records, notifications and log lines follow every run."""
 
+import json
+
 import dagster as dg
-from dagster._core.events import DagsterEventType
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from techne_assets.adapters.reporting import report_check_failed, report_completed, report_failed
@@ -75,34 +77,39 @@ def run_failed_sensor(
 @dg.sensor(
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Every failed asset check, blocking or not, notifies once (cursor over the event log).",
+    description="Every failed asset check, blocking or not, notifies once (cursor: the last "
+    "execution seen per check).",
 )
 def check_failed_sensor(context: dg.SensorEvaluationContext, notifier: NotifierResource) -> dg.SensorResult:
-    after = int(context.cursor) if context.cursor else None
-    records = context.instance.get_event_records(
-        dg.EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
-        limit=CHECK_EVENTS_PER_TICK,
-        ascending=True,
-    )
-    if not records:
-        return dg.SensorResult(skip_reason="no new check evaluations", cursor=context.cursor)
+    # Per-check execution records work on every event log storage, including the local SQLite
+    # one that keeps a database per run (where a global event cursor is not available).
+    seen: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
     sent = 0
-    for record in records:
-        evaluation = record.event_log_entry.dagster_event.event_specific_data
-        run = context.instance.get_run_by_id(record.run_id)
-        if evaluation.passed or run is None or not _is_ours(run):
-            continue
-        partition_key = run.tags[PARTITION_NAME_TAG]
-        report_check_failed(
-            notifier.get(),
-            execution_id=record.run_id,
-            video_key=run.tags.get(VIDEO_KEY_TAG, partition_key),
-            check_name=evaluation.check_name,
-            asset=evaluation.asset_key.to_user_string(),
-            severity=evaluation.severity.value,
-            description=evaluation.description or "check failed",
-            run_url=notifier.run_url(record.run_id),
+    for check_key in sorted(context.repository_def.asset_graph.asset_check_keys, key=str):
+        name = check_key.to_user_string()
+        failures = context.instance.event_log_storage.get_asset_check_execution_history(
+            check_key, limit=CHECK_EVENTS_PER_TICK, status={AssetCheckExecutionRecordStatus.FAILED}
         )
-        sent += 1
+        for record in sorted((r for r in failures if r.id > seen.get(name, 0)), key=lambda r: r.id):
+            seen[name] = record.id
+            run = context.instance.get_run_by_id(record.run_id)
+            if record.event is None or run is None or not _is_ours(run):
+                continue
+            evaluation = record.event.dagster_event.event_specific_data
+            partition_key = run.tags[PARTITION_NAME_TAG]
+            report_check_failed(
+                notifier.get(),
+                execution_id=record.run_id,
+                video_key=run.tags.get(VIDEO_KEY_TAG, partition_key),
+                check_name=check_key.name,
+                asset=check_key.asset_key.to_user_string(),
+                severity=evaluation.severity.value,
+                description=evaluation.description or "check failed",
+                run_url=notifier.run_url(record.run_id),
+            )
+            sent += 1
+    cursor = json.dumps(seen, sort_keys=True)
+    if not sent:
+        return dg.SensorResult(skip_reason="no new failed check evaluations", cursor=cursor)
     context.log.info(f"{sent} failed check(s) notified")
-    return dg.SensorResult(cursor=str(records[-1].storage_id))
+    return dg.SensorResult(cursor=cursor)
