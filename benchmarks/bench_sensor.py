@@ -53,12 +53,15 @@ def _evaluate(sensor, cursor: str | None, traced: bool) -> tuple[float, float, i
     return elapsed, peak, len(result.run_requests)
 
 
-def _timed_tick(sensor, cursor: str | None) -> tuple[float, float, int]:
+def _timed_tick(sensor, cursor: str | None, prepare=lambda: None) -> tuple[float, float, int]:
     """(seconds, peak traced MB, run requests) of one real sensor evaluation.
 
     Timed untraced; the memory peak comes from a second, traced evaluation (tracing slows Python).
+    `prepare` runs before each evaluation (the SQS mode refills its queue).
     """
+    prepare()
     elapsed, _, requests = _evaluate(sensor, cursor, traced=False)
+    prepare()
     _, peak, _ = _evaluate(sensor, cursor, traced=True)
     return elapsed, peak, requests
 
@@ -115,22 +118,31 @@ def bench_s3(endpoint: str) -> list[str]:
             list(pool.map(lambda i: s3.put_object(Bucket="bench-input", Key=f"novos/novo {i:03d}.mp4",
                                                   Body=b"novo"), range(NEW)))
         list_runs = [_timed_tick(inbox_sensor, cursor) for _ in range(REPETITIONS)]
+        raw_listing = []
+        for _ in range(REPETITIONS):
+            started = time.perf_counter()
+            pages = s3.get_paginator("list_objects_v2").paginate(Bucket="bench-input")
+            listed = sum(len(page.get("Contents", [])) for page in pages)
+            raw_listing.append((time.perf_counter() - started, 0.0, 0))
+        print(f"listed {listed:,} objects", flush=True)
 
         sqs = boto3.client("sqs")
-        sqs_runs = []
-        for _ in range(REPETITIONS):
-            queue = sqs.create_queue(QueueName=f"bench-events-{time.monotonic_ns()}")["QueueUrl"]
+        queue = sqs.create_queue(QueueName="bench-events")["QueueUrl"]
+
+        def fill_queue() -> None:
             for i in range(NEW):
                 record = {"eventName": "ObjectCreated:Put", "eventTime": datetime.now(UTC).isoformat(),
                           "s3": {"bucket": {"name": "bench-input"},
                                  "object": {"key": f"novos/novo+{i:03d}.mp4", "size": 4, "eTag": f"e{i}"}}}
                 sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"Records": [record]}))
-            os.environ.update(TECHNE_SENSOR_MODE="sqs", TECHNE_SQS_QUEUE_URL=queue)
-            get_settings.cache_clear()
-            sqs_runs.append(_timed_tick(s3_events_sensor, None))
+
+        os.environ.update(TECHNE_SENSOR_MODE="sqs", TECHNE_SQS_QUEUE_URL=queue)
+        get_settings.cache_clear()
+        sqs_runs = [_timed_tick(s3_events_sensor, None, prepare=fill_queue) for _ in range(REPETITIONS)]
         os.environ["TECHNE_SENSOR_MODE"] = "list"
     return [
         _summary(f"moto S3 over HTTP, list mode ({EXISTING:,} + {NEW} objects)", list_runs),
+        _summary("baseline: boto3 paginating the same bucket on moto, nothing else", raw_listing),
         _summary(f"SQS mode ({NEW} S3 event messages, moto SQS over HTTP)", sqs_runs),
     ]
 

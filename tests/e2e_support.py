@@ -112,8 +112,7 @@ class DagsterDev:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TECHNE_", "DAGSTER_"))}
         env.update(self._env)
         env["DAGSTER_HOME"] = str(self.home)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        try:
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self._process = subprocess.Popen(
                 [
                     str(dagster), "dev",
@@ -127,8 +126,6 @@ class DagsterDev:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        finally:
-            log.close()
         try:
             self.wait_until(self._location_loaded, timeout=self.startup_timeout,
                             what="dagster dev to serve the loaded code location", interval=1.0)

@@ -58,6 +58,7 @@ def video_info(path: Path, key: str) -> VideoInfo:
         uri=str(path),
         size_bytes=path.stat().st_size,
         etag="3f2a9c1d",
+        content_id="3f2a9c1d",
         media=media.probe(str(path)),
     )
 
