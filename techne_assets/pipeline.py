@@ -17,6 +17,7 @@ from techne_assets.adapters.tracking import tracker_from_settings
 from techne_assets.adapters.video_registry import register_video
 from techne_assets.core.errors import InputError, ProcessingFailed
 from techne_assets.core.publication import PublishedDocument
+from techne_assets.defs.errors import describe_step_failure
 from techne_assets.defs.partitions import videos_partitions
 from techne_assets.defs.resources import build_resources
 from techne_assets.settings import Settings, get_settings
@@ -57,12 +58,7 @@ def _first_failure(result: dg.ExecuteInProcessResult) -> tuple[str, str]:
     """(step, one-line reason) of the run's first failed step."""
     for event in result.all_events:
         if event.is_step_failure:
-            data = event.step_failure_data
-            step = event.step_key or "run"
-            if data.user_failure_data and data.user_failure_data.description:
-                return step, data.user_failure_data.description
-            if data.error:
-                return step, f"step {step} failed: {data.error.message.strip().splitlines()[0]}"
+            return describe_step_failure(event)
     return "run", "the run failed; run again with --verbose for Dagster's logs"
 
 

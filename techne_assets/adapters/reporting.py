@@ -25,6 +25,30 @@ def _log_json(record: dict) -> None:
     sys.stdout.flush()
 
 
+def _log_outcome(record: RunRecord, environment: str) -> None:
+    """The `Processing result` line and the EMF metrics of a finished run."""
+    failed = record.status == RunStatus.FAILED
+    _log_json(
+        processing_result_line(
+            execution_id=record.execution_id,
+            status=record.status.value,
+            video_key=record.video_key,
+            cost_usd=record.cost_usd,
+            error=record.error if failed else None,
+        )
+    )
+    _log_json(
+        emf_record(
+            environment=environment,
+            duration_seconds=record.duration_seconds,
+            cost_usd=record.cost_usd,
+            input_tokens=record.input_tokens,
+            output_tokens=record.output_tokens,
+            failed=failed,
+        )
+    )
+
+
 def _file_name(video_key: str) -> str:
     return PurePosixPath(video_key).name or video_key
 
@@ -38,27 +62,13 @@ def report_completed(
         return None
     record = tracker.update(execution_id, status=RunStatus.COMPLETED, error=None)
     document_uri = record.document_uris.get("document.md")
-    _log_json(
-        processing_result_line(
-            execution_id=execution_id, status="COMPLETED", video_key=record.video_key, cost_usd=record.cost_usd
-        )
-    )
+    _log_outcome(record, environment)
     _log_json(
         document_complete_line(
             execution_id=execution_id,
             video_key=record.video_key,
             duration_seconds=record.duration_seconds,
             document_uri=document_uri,
-        )
-    )
-    _log_json(
-        emf_record(
-            environment=environment,
-            duration_seconds=record.duration_seconds,
-            cost_usd=record.cost_usd,
-            input_tokens=record.input_tokens,
-            output_tokens=record.output_tokens,
-            failed=False,
         )
     )
     notifier.send(
@@ -90,25 +100,7 @@ def report_failed(
     if tracker.get(execution_id) is None:
         tracker.start(execution_id, video_key=video_key, partition_key=partition_key)
     record = tracker.update(execution_id, status=RunStatus.FAILED, error=f"{step}: {reason}")
-    _log_json(
-        processing_result_line(
-            execution_id=execution_id,
-            status="FAILED",
-            video_key=video_key,
-            cost_usd=record.cost_usd,
-            error=record.error,
-        )
-    )
-    _log_json(
-        emf_record(
-            environment=environment,
-            duration_seconds=record.duration_seconds,
-            cost_usd=record.cost_usd,
-            input_tokens=record.input_tokens,
-            output_tokens=record.output_tokens,
-            failed=True,
-        )
-    )
+    _log_outcome(record, environment)
     notifier.send(
         failed_notification(_file_name(video_key), execution_id, step, reason, run_url, cost_usd=record.cost_usd)
     )

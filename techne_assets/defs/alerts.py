@@ -7,6 +7,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from techne_assets.adapters.reporting import report_check_failed, report_completed, report_failed
+from techne_assets.defs.errors import describe_step_failure
 from techne_assets.defs.resources import NotifierResource, TrackingResource
 from techne_assets.settings import get_settings
 
@@ -50,14 +51,7 @@ def run_failed_sensor(
         return
     failures = context.get_step_failure_events()
     if failures:
-        first = failures[0]
-        data = first.step_failure_data
-        reason = (
-            data.user_failure_data.description
-            if data.user_failure_data and data.user_failure_data.description
-            else (data.error.message.strip().splitlines()[0] if data.error else "step failed")
-        )
-        step = first.step_key or "run"
+        step, reason = describe_step_failure(failures[0])
     else:
         step, reason = "run", context.failure_event.message or "the run failed"
     partition_key = run.tags[PARTITION_NAME_TAG]

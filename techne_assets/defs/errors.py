@@ -24,3 +24,15 @@ def input_errors_fail_the_step() -> Iterator[None]:
         ) from error
     except TranscriptionFailed as error:
         raise dg.Failure(description=" ".join(str(error).split()), allow_retries=False) from error
+
+
+def describe_step_failure(event: dg.DagsterEvent) -> tuple[str, str]:
+    """(step, one-line reason) of a step-failure event: the Failure's own description when the
+    step raised one, else the first line of the error."""
+    data = event.step_failure_data
+    step = event.step_key or "run"
+    if data.user_failure_data and data.user_failure_data.description:
+        return step, " ".join(data.user_failure_data.description.split())
+    if data.error:
+        return step, f"step {step} failed: {data.error.message.strip().splitlines()[0]}"
+    return step, f"step {step} failed"

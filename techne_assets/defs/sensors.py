@@ -8,7 +8,6 @@ from techne_assets.adapters.inbox_events import receive_s3_events
 from techne_assets.adapters.storage import Storage, storage_from_uri
 from techne_assets.adapters.video_registry import register_video
 from techne_assets.core.inbox import InboxCursor, InboxObject, is_video, plan_tick
-from techne_assets.core.partition_keys import partition_key_for
 from techne_assets.defs.jobs import process_video_job
 from techne_assets.defs.partitions import videos_partitions
 from techne_assets.settings import Settings, get_settings
