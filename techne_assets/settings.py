@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # Checks and links
     per_video_budget_usd: float = 5.0
     ui_base_url: str = "http://localhost:3000"
+    video_url_template: str | None = Field(
+        default=None, description="where people open a video, e.g. https://videos.example/{key}"
+    )
 
     @model_validator(mode="after")
     def _profile_defaults(self) -> "Settings":

@@ -22,6 +22,7 @@ from browser import HeadlessChromium
 from e2e_support import DagsterDev, free_port, instance_config
 
 from techne_assets.adapters.demo import record_demo
+from techne_assets.adapters.tracking import RunStatus, SqliteTracker
 
 pytestmark = pytest.mark.e2e
 
@@ -389,6 +390,19 @@ def test_killed_run_is_retried_from_failure_without_transcribing_again(
     assert [e["runId"] for e in by_asset["draft"]] == [retry["runId"]]
     assert [e["runId"] for e in by_asset["document"]] == [retry["runId"]]
     assert (inbox.output / partition / "document.md").is_file()
+
+    # The tracking records and notifications tell the story: the killed run FAILED, its retry
+    # (attempt 2, naming its parent) COMPLETED.
+    tracker = SqliteTracker(inbox.state / "tracking.sqlite3")
+    dagster_dev.wait_until(
+        lambda: tracker.get(retry["runId"]).status == RunStatus.COMPLETED,
+        timeout=120, what="the run-status sensor to mark the retry COMPLETED", interval=2,
+    )
+    killed, retried = tracker.get(run_id), tracker.get(retry["runId"])
+    assert killed.status == RunStatus.FAILED
+    assert (retried.parent_execution_id, retried.attempt) == (run_id, 2)
+    statuses = {(n["attributes"]["execution_id"], n["attributes"]["status"]) for n in _notifications(inbox.state)}
+    assert {(run_id, "FAILED"), (retry["runId"], "COMPLETED")} <= statuses
 
 
 def test_same_file_dropped_again_starts_no_new_run(

@@ -131,3 +131,22 @@ def test_dg_lists_the_definitions(tmp_path):
     assert set(assets["document"]["dependency_keys"]) == {"video", "transcript", "draft"}
     assert {"process_video"} == {j["name"] for j in defs["jobs"]}
     assert {"inbox_sensor", "run_failed_sensor"} <= {s["name"] for s in defs["sensors"]}
+
+
+def test_time_links_open_the_local_video_from_the_document_folder(demo_call, local_settings):
+    from techne_assets.core.publication import video_link
+
+    video = copy_demo(demo_call, local_settings, name="aula 1.mp4")
+    with dg.DagsterInstance.ephemeral() as instance:
+        published = process_video(str(video), settings=local_settings, instance=instance)
+    document_dir = Path(published.markdown_uri).parent
+    link = video_link(video_key=video.name, partition_key=published.partition_key,
+                      input_uri=local_settings.input_uri, output_uri=local_settings.output_uri)
+    assert (document_dir / link.replace("%20", " ")).resolve() == video.resolve()
+    markdown = published.markdown
+    assert f"]({link}#t=" in markdown
+    html = (document_dir / "document.html").read_text(encoding="utf-8")
+    assert f'href="{link}#t=' in html
+    assert video_link(video_key="a b.mp4", partition_key="p", input_uri="s3://in/", output_uri="s3://out/") is None
+    assert video_link(video_key="a b.mp4", partition_key="p", input_uri="s3://in/", output_uri="s3://out/",
+                      template="https://videos.example/{key}") == "https://videos.example/a%20b.mp4"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from urllib.parse import quote
+
 from pydantic import BaseModel, Field
 
 
@@ -21,3 +25,21 @@ class PublishedDocument(BaseModel):
     @property
     def markdown_uri(self) -> str:
         return self.uris["document.md"]
+
+
+def video_link(
+    *, video_key: str, partition_key: str, input_uri: str, output_uri: str, template: str | None = None
+) -> str | None:
+    """Where the document's time links open the video (`#t=SECONDS` is appended to it).
+
+    A configured template (`{key}` = the video's key) wins; a local document links to the local
+    video by a relative path, so the link survives moving the data folder; an S3 video has no
+    stable public address, so without a template there are no links.
+    """
+    if template:
+        return template.format(key=quote(video_key))
+    if input_uri.startswith("s3://") or output_uri.startswith("s3://"):
+        return None
+    document_dir = Path(output_uri).resolve() / partition_key
+    video_path = Path(input_uri).resolve() / video_key
+    return quote(Path(os.path.relpath(video_path, document_dir)).as_posix())

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.storage.tags import PARENT_RUN_ID_TAG
 
 from techne_assets.adapters import media
 from techne_assets.adapters.screenshots import screenshots_for_steps
@@ -12,7 +13,7 @@ from techne_assets.adapters.export import document_to_docx, markdown_to_html
 from techne_assets.adapters.tracking import RunStatus
 from techne_assets.adapters.video_registry import resolve_video
 from techne_assets.core.document import TITLE, render_markdown
-from techne_assets.core.publication import PublishedDocument
+from techne_assets.core.publication import PublishedDocument, video_link
 from techne_assets.core.transcript import Transcript
 from techne_assets.core.video import VideoInfo
 from techne_assets.core.writing.base import Draft, WritingContext
@@ -42,7 +43,13 @@ def _track(
     """Keeps this run's tracking record current; a run may start at any asset of the graph."""
     tracker = tracking.get()
     if tracker.get(context.run.run_id) is None:
-        tracker.start(context.run.run_id, video_key=video.key, partition_key=video.partition_key)
+        # A retry (run retries, re-execution from failure) records the run it continues.
+        tracker.start(
+            context.run.run_id,
+            video_key=video.key,
+            partition_key=video.partition_key,
+            parent_execution_id=context.run.tags.get(PARENT_RUN_ID_TAG),
+        )
     tracker.update(context.run.run_id, **fields)
 
 
@@ -166,7 +173,6 @@ def draft(
                 source_name=Path(video.key).name,
                 call_date=(video.last_modified or "")[:10] or None,
                 media_duration=video.media.duration_seconds,
-                video_url=video.uri if video.uri.startswith(("file://", "http")) else None,
             ),
         )
     context.add_output_metadata(
@@ -203,6 +209,13 @@ def document(
     tracking: TrackingResource,
 ) -> PublishedDocument:
     doc = draft.document.model_copy(deep=True)
+    doc.header.video_url = video_link(
+        video_key=video.key,
+        partition_key=context.partition_key,
+        input_uri=input_storage.uri,
+        output_uri=output_storage.uri,
+        template=get_settings().video_url_template,
+    )
     with tempfile.TemporaryDirectory(prefix="frames-") as frames_dir, input_errors_fail_the_step():
         shots = screenshots_for_steps(
             doc, input_storage.get().media_url(video.key), Path(frames_dir)
