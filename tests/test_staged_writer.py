@@ -598,3 +598,45 @@ def test_timestamps_are_read_as_transcript_times_and_a_malformed_one_is_rejected
         Outline.model_validate(
             {"main_theme": "x", "topics": [{"title": "t", "start": "00:10:00", "end": "00:09:00"}]}
         )
+
+
+# ---- reply cache: a prompt change pays only for the stages it changes ----------------------
+
+
+class CountingModel(ScriptedModel):
+    def __init__(self, seed: int):
+        super().__init__(seed)
+        self.stages: list[str] = []
+
+    def converse(self, **request):
+        with self.lock:
+            self.stages.append(request["stage"])
+        return super().converse(**request)
+
+
+def test_an_unchanged_request_is_answered_from_the_reply_cache(tmp_path, monkeypatch):
+    from techne_assets.adapters.reply_cache import StorageReplyCache
+    from techne_assets.adapters.storage import LocalStorage
+    from techne_assets.core.writing import prompts as prompt_texts
+
+    transcript = long_transcript()
+    cache = StorageReplyCache(LocalStorage(tmp_path / "work"))
+    context = WritingContext(source_name="aula.mp4")
+
+    first_model = CountingModel(seed=1)
+    first = StagedModelWriter(first_model, chunk_max_tokens=1200, reply_cache=cache).write(transcript, context)
+    assert first_model.stages and not any(call.reused for call in first.calls)
+
+    again_model = CountingModel(seed=2)
+    again = StagedModelWriter(again_model, chunk_max_tokens=1200, reply_cache=cache).write(transcript, context)
+    assert again_model.stages == []
+    assert all(call.reused for call in again.calls) and again.cost_usd == 0
+    assert again.document == first.document
+
+    # A new writing prompt: extraction and merge are reused and writing is paid again; this
+    # scripted model writes the same draft, so the review's request is unchanged and reused too.
+    original = prompt_texts.write_prompt
+    monkeypatch.setattr(prompt_texts, "write_prompt", lambda *a, **k: original(*a, **k) + "\nSeja conciso.")
+    changed_model = CountingModel(seed=3)
+    StagedModelWriter(changed_model, chunk_max_tokens=1200, reply_cache=cache).write(transcript, context)
+    assert changed_model.stages == ["write"]

@@ -179,7 +179,8 @@ def draft(
         {
             "writer": result.writer,
             "chunks": len(result.chunk_notes),
-            "model_calls": len(result.calls),
+            "model_calls": sum(not call.reused for call in result.calls),
+            "reused_model_calls": sum(call.reused for call in result.calls),
             "input_tokens": result.input_tokens,
             "output_tokens": result.output_tokens,
             "cost_usd": result.cost_usd,

@@ -8,6 +8,7 @@ from typing import Literal
 import dagster as dg
 
 from techne_assets.adapters.notify import Notifier, notifier_from_settings
+from techne_assets.adapters.reply_cache import StorageReplyCache
 from techne_assets.adapters.storage import Storage, storage_from_uri
 from techne_assets.adapters.tracking import Tracker, tracker_from_settings
 from techne_assets.adapters.transcription import (
@@ -60,6 +61,7 @@ class TranscriberResource(dg.ConfigurableResource):
 
 class WriterResource(dg.ConfigurableResource):
     kind: Literal["offline", "bedrock"]
+    work_uri: str
     chunk_max_tokens: int = 12_000
     chunk_overlap_tokens: int = 0
     max_output_tokens: int = 16_384
@@ -74,6 +76,7 @@ class WriterResource(dg.ConfigurableResource):
             chunk_max_tokens=self.chunk_max_tokens,
             chunk_overlap_tokens=self.chunk_overlap_tokens,
             max_output_tokens=self.max_output_tokens,
+            reply_cache=StorageReplyCache(storage_from_uri(self.work_uri)),
         )
 
 
@@ -132,6 +135,7 @@ def build_resources(settings: Settings, *, captions_path: str | None = None) -> 
         ),
         "writer": WriterResource(
             kind=settings.writer,
+            work_uri=settings.work_uri,
             chunk_max_tokens=settings.chunk_max_tokens,
             chunk_overlap_tokens=settings.chunk_overlap_tokens,
             max_output_tokens=settings.bedrock_max_output_tokens,

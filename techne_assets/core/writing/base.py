@@ -22,6 +22,9 @@ class CallUsage(BaseModel):
     cost_usd: float = 0.0
     latency_seconds: float = 0.0
     stop_reason: str | None = None
+    reused: bool = Field(
+        default=False, description="answered from the reply cache: an identical earlier request, not paid again"
+    )
 
 
 class Draft(BaseModel):
@@ -112,6 +115,14 @@ class ModelClient(Protocol):
         max_tokens: int = 4096,
         tool: ToolSpec | None = None,
     ) -> ModelReply: ...
+
+
+class ReplyCache(Protocol):
+    """Model replies by request digest, so an unchanged stage is not paid for twice."""
+
+    def get(self, digest: str) -> ModelReply | None: ...
+
+    def put(self, digest: str, reply: ModelReply) -> None: ...
 
 
 class TruncatedOutputError(Exception):

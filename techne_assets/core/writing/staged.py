@@ -17,6 +17,8 @@ larger budget; after that the stage fails with `WritingStageError`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -35,6 +37,7 @@ from techne_assets.core.writing.base import (
     Draft,
     ModelClient,
     ModelReply,
+    ReplyCache,
     ToolSpec,
     TruncatedOutputError,
     WritingContext,
@@ -118,6 +121,17 @@ def usage_by_stage(calls: list[CallUsage]) -> dict[str, StageUsage]:
     }
 
 
+def _request_digest(model_id: str, max_tokens: int, tool: ToolSpec, request: dict) -> str:
+    payload = {
+        "model_id": model_id,
+        "system": prompts.SYSTEM_PROMPT,
+        "max_tokens": max_tokens,
+        "tool": tool.model_dump(),
+        **request,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
 def _stage_rank(stage: str) -> int:
     return STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
 
@@ -134,6 +148,7 @@ class StagedModelWriter:
         max_parallel_chunks: int = 4,
         max_output_tokens: int = 16_384,
         use_prompt_cache: bool = True,
+        reply_cache: ReplyCache | None = None,
     ):
         if max_parallel_chunks < 1:
             raise ValueError(f"max_parallel_chunks must be at least 1, got {max_parallel_chunks}")
@@ -143,6 +158,7 @@ class StagedModelWriter:
         self.max_parallel_chunks = max_parallel_chunks
         self.max_output_tokens = max_output_tokens
         self.use_prompt_cache = use_prompt_cache
+        self.reply_cache = reply_cache
 
     @property
     def name(self) -> str:
@@ -183,11 +199,22 @@ class _Run:
         return WritingStageError(stage, reason, calls=self.calls())
 
     def converse(self, stage: str, prompt: str, tool: ToolSpec, max_tokens: int) -> ModelReply:
-        """One call; its usage is recorded even when its output was cut at max_tokens."""
+        """One call; its usage is recorded even when its output was cut at max_tokens.
+
+        With a reply cache, a request identical to an earlier one (same model, prompts,
+        transcript, tool and budget) is answered from it: after a prompt change only the stages
+        whose requests changed are paid for again."""
         if self.writer.use_prompt_cache:
             request = {"prompt": prompt, "cached_prefix": self.block}
         else:
             request = {"prompt": f"{self.block}\n\n{prompt}", "cached_prefix": None}
+        cache = self.writer.reply_cache
+        digest = _request_digest(self.client.model_id, max_tokens, tool, request)
+        if cache is not None and (cached := cache.get(digest)) is not None:
+            reused = CallUsage(stage=stage, model_id=self.client.model_id, reused=True,
+                               stop_reason=cached.stop_reason)
+            self._record(reused)
+            return cached.model_copy(update={"usage": reused})
         try:
             reply = self.client.converse(
                 stage=stage,
@@ -203,6 +230,8 @@ class _Run:
         self._record(reply.usage)
         if reply.stop_reason == "max_tokens":
             raise TruncatedOutputError(f"{stage}: output cut at max_tokens", reply=reply)
+        if cache is not None:
+            cache.put(digest, reply)
         return reply
 
     def structured(
