@@ -355,3 +355,37 @@ def test_prevention_goes_to_the_problem_it_follows():
     assert len(problems) == 2
     assert not problems[0].prevention
     assert any("automatizar a renovação" in p for p in problems[1].prevention)
+
+
+def test_titles_are_noun_phrases_of_the_call_and_never_end_in_a_verb():
+    document = _write(
+        [
+            ("Rui", "O alerta do disco tocou de madrugada no servidor de arquivos."),
+            ("Rui", "A cota de disco do servidor estava cheia, o disco travou."),
+            ("Eva", "Primeiro, rode df -h para ver a cota de disco do servidor."),
+            ("Eva", "Depois, rode du -sh /srv/arquivos para achar a pasta grande."),
+            ("Eva", "Por fim, rode systemctl restart smbd e confere a cota de disco."),
+            ("Rui", "Eu entro no painel e a cota de disco voltou ao normal."),
+        ]
+    )
+    titles = [t.title for t in document.topics] + [p.title for p in document.procedures]
+    procedure = document.procedures[0].title.removeprefix("Procedimento: ")
+    # The phrase is said word for word in the call ("a cota de disco do servidor").
+    assert procedure.startswith("cota de disco")
+    assert procedure.split(" com ")[0] in "a cota de disco do servidor"
+    for title in titles:
+        last = title.split()[-1].lower()
+        assert last not in {"entro", "rode", "confere", "travou", "tocou", "voltou"}
+
+
+def test_without_a_noun_phrase_the_title_joins_salient_terms_and_skips_verb_forms():
+    document = _write(
+        [
+            ("Ana", "Eu entro, rodei kubectl get pods -n loja e saí."),
+            ("Ana", "Depois rodei kubectl describe pod loja-api -n loja e saí."),
+            ("Ana", "Em seguida rodei kubectl logs loja-api -n loja e entro."),
+        ]
+    )
+    title = document.procedures[0].title.removeprefix("Procedimento: ")
+    assert title and "kubectl" in title
+    assert not {"entro", "saí", "rodei"} & set(title.replace(",", " ").split())

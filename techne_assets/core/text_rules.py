@@ -959,3 +959,77 @@ def quote_technical(text: str) -> str:
         cursor = fragment.end
     pieces.append(escape_markdown(text[cursor:]))
     return "".join(pieces)
+
+
+# ---- section titles -----------------------------------------------------------------------
+
+# Words that open a pt-BR noun phrase: articles, contractions and demonstratives.
+_NOUN_OPENERS_TEXT = (
+    "o a os as um uma do da dos das no na nos nas ao à aos às pelo pela pelos pelas "
+    "esse essa esses essas este esta estes estas desse dessa desses dessas deste desta "
+    "nesse nessa neste nesta meu minha seu sua nosso nossa"
+)
+NOUN_OPENERS: frozenset[str] = frozenset(_NOUN_OPENERS_TEXT.split(" "))
+_OF = frozenset(["de", "do", "da", "dos", "das"])
+_IN = frozenset(["em", "no", "na", "nos", "nas"])  # only before a technical term
+_ARTICLES = frozenset(["o", "a", "os", "as"])
+# Adjectives that read well after a noun in a title ("configuração fiscal", "acesso remoto").
+_TITLE_ADJECTIVE_RE = re.compile(
+    r"[a-zà-ÿ]{3,}(?:al|ais|ico|ica|icos|icas|ivo|iva|ivos|ivas|oto|ota|otos|otas)"
+)
+_TITLE_TOKEN_RE = re.compile(r"[\wÀ-ÿ]+(?:[-_.][\wÀ-ÿ]+)*|[^\s\w]")
+MAX_PHRASE_WORDS = 4
+
+
+def title_phrases(text: str, is_noun) -> list[tuple[str, list[str]]]:
+    """Noun phrases of a sentence that can title a section, as (phrase, content words).
+
+    A phrase is a noun after an article or contraction ("o limite", "da TES") or a technical
+    term, then an optional adjective ("fiscal") and up to two "de/do/da" complements
+    ("limite de memória do container"); "em/no/na" only joins a technical term ("pods em
+    CrashLoopBackOff"). `is_noun(word)` says whether a lowercase word is a noun in this call.
+    The phrase is returned without its leading article, in the words of the sentence.
+    """
+    tokens = _TITLE_TOKEN_RE.findall(text)
+    lowered = [t.lower() for t in tokens]
+
+    def noun_at(i: int) -> bool:
+        if i >= len(tokens):
+            return False
+        token = tokens[i]
+        if not token[:1].isalnum() or lowered[i] in STOPWORDS or token.isdigit():
+            return False
+        return is_technical_term(token) or (token.islower() and is_noun(token))
+
+    out: list[tuple[str, list[str]]] = []
+    for i in range(len(tokens)):
+        opened = i > 0 and lowered[i - 1] in NOUN_OPENERS
+        if not noun_at(i) or not (opened or is_technical_term(tokens[i])):
+            continue
+        parts, content, j = [tokens[i]], [tokens[i]], i + 1
+        if (
+            j < len(tokens)
+            and tokens[j].islower()
+            and lowered[j] not in STOPWORDS
+            and _TITLE_ADJECTIVE_RE.fullmatch(lowered[j])
+        ):
+            parts.append(tokens[j])
+            content.append(tokens[j])
+            j += 1
+        complements = 0
+        while complements < 2 and len(content) < MAX_PHRASE_WORDS and j + 1 < len(tokens):
+            k = j + 1
+            article = lowered[j] == "de" and lowered[k] in _ARTICLES
+            if article:
+                k += 1
+            joins = lowered[j] in _OF or (
+                lowered[j] in _IN and k < len(tokens) and is_technical_term(tokens[k])
+            )
+            if not (joins and noun_at(k)):
+                break
+            parts.extend(tokens[j : k + 1])
+            content.append(tokens[k])
+            j = k + 1
+            complements += 1
+        out.append((" ".join(parts), content))
+    return out

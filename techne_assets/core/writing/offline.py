@@ -32,6 +32,7 @@ from techne_assets.core.document import (
 from techne_assets.core.text_rules import (
     CLI_PROGRAMS,
     ENGLISH_TECH_WORDS,
+    NOUN_OPENERS,
     STOPWORDS,
     TICKET_RE,
     URL_RE,
@@ -42,6 +43,7 @@ from techne_assets.core.text_rules import (
     quote_technical,
     split_sentences,
     stem,
+    title_phrases,
     words,
 )
 from techne_assets.core.transcript import Transcript, format_timestamp
@@ -112,6 +114,9 @@ STEP_VERB = re.compile(
     r"em seguida|por fim)\s+)(?:(?i:o|a|um|uma)\s+)?(?i:" + _STEP_VERBS + r")(?!\w)(?!\s*\?)"
 )
 SCREEN_ACTION = STEP_VERB
+# Programs that name how a procedure is done ("... com kubectl"); "sudo" only prefixes one.
+_TITLE_PROGRAMS = frozenset(p for p in CLI_PROGRAMS if p.isalpha() and p.islower()) - {"sudo"}
+_PROGRAM_STEMS = frozenset(stem(p) for p in _TITLE_PROGRAMS)
 # A menu path: three or more screen names in a row after a cue ("o caminho é SIGAFIS,
 # Atualizações, Cadastros", "Vou em Ambiente > Cadastros > Parâmetros").
 MENU_PATH = re.compile(
@@ -326,6 +331,7 @@ class _Sentence:
     n_words: int
     n_fragments: int
     has_command: bool
+    prose: str = ""  # the text with its technical fragments cut out
 
     @property
     def is_question(self) -> bool:
@@ -367,6 +373,18 @@ class _Composer:
         for sentence in self.sentences:
             for w in words(sentence.text):
                 self.surfaces.setdefault(stem(w), Counter())[w] += 1
+        # Lowercase words said after an article ("o limite"): nouns of this call. Capitalized
+        # words said mid-sentence: names of screens, places, products.
+        self.nouns: set[str] = set()
+        self.proper: set[str] = set()
+        for sentence in self.sentences:
+            tokens = words(sentence.prose)
+            for i, w in enumerate(tokens):
+                if i and tokens[i - 1].lower() in NOUN_OPENERS and w.islower():
+                    if is_title_word(w) and not _STEP_VERB_WORD.fullmatch(w):
+                        self.nouns.add(w)
+                elif i and w[:1].isupper() and not w.isupper():
+                    self.proper.add(w)
         self.technical_stems = {
             s for s, forms in self.surfaces.items() if is_technical_term(forms.most_common(1)[0][0])
         }
@@ -392,7 +410,7 @@ class _Composer:
                         program = text[fragment.start : fragment.end].split()[0]
                         if program in CLI_PROGRAMS:
                             programs.append(program)
-                    prose = prose[: fragment.start] + " " + prose[fragment.end :]
+                    prose = prose[: fragment.start] + " ; " + prose[fragment.end :]
                 out.append(
                     _Sentence(
                         index=len(out),
@@ -405,6 +423,7 @@ class _Composer:
                         n_words=len(text.split()),
                         n_fragments=len(fragments),
                         has_command=any(f.kind == "command" for f in fragments),
+                        prose=prose,
                     )
                 )
         return out
@@ -476,11 +495,79 @@ class _Composer:
         terms: list[str] = []
         for stem_, _ in ranked:
             surface = self._surface(stem_)
-            if is_title_word(surface) and not _STEP_VERB_WORD.fullmatch(surface):
+            if self._can_title(surface):
                 terms.append(surface)
                 if len(terms) == n:
                     break
         return terms
+
+    def _can_title(self, word: str) -> bool:
+        """A technical term, a name said mid-sentence, or a noun said after an article.
+
+        Verb forms ("entro", "saí", "cruza") are never said after an article, so they never
+        title a section, whatever their ending.
+        """
+        if not is_title_word(word) or _STEP_VERB_WORD.fullmatch(word):
+            return False
+        if is_technical_term(word) or word in self.proper or word in _TITLE_PROGRAMS:
+            return True
+        return word.lower() in self.nouns
+
+    def _title(
+        self,
+        sentences: list[_Sentence],
+        salience: dict[str, float],
+        *,
+        reach: int = 5,
+        tool: bool = False,
+    ) -> str:
+        """A section title in the call's words: its most salient noun phrase ("limite de
+        memória do container"), else its one to three most salient terms ("DNS e MTU").
+
+        The phrase must hold one of the `reach` most salient terms. With `tool`, the command-line program used most in the sentences is added ("... com
+        kubectl") when the phrase does not name it already.
+        """
+        ranked = self._top_terms(salience, max(reach, 3))
+        terms = ranked[:3]
+        top = {stem(t) for t in ranked[:reach]}
+        scores: dict[tuple[str, ...], float] = {}
+        surfaces: dict[tuple[str, ...], str] = {}
+        for sentence in sentences:
+            for phrase, content in title_phrases(sentence.prose, self.nouns.__contains__):
+                stems = tuple(stem(w) for w in content)
+                if len(stems) < 2 or not top.intersection(stems):
+                    continue
+                if any(self._is_name(s) for s in stems):
+                    continue
+                weight = sum(salience.get(s, 0.0) for s in set(stems))
+                scores[stems] = scores.get(stems, 0.0) + weight
+                surfaces.setdefault(stems, phrase)
+        if scores:
+            best = min(scores, key=lambda k: (-scores[k], len(k), surfaces[k]))
+            title = surfaces[best]
+            named = set(best)
+        else:
+            # Last resort: any noun-like word, as the call says it.
+            terms = terms or [
+                self._surface(s)
+                for s, _ in sorted(salience.items(), key=lambda item: (-item[1], item[0]))
+                if is_title_word(self._surface(s))
+                and not _STEP_VERB_WORD.fullmatch(self._surface(s))
+            ][:3]
+            title = _join_terms(terms)
+            named = {stem(t) for t in terms}
+        if tool and title:
+            programs = Counter(
+                s
+                for sentence in sentences
+                if sentence.has_command
+                for s in sentence.stems
+                if s in _PROGRAM_STEMS and self._surface(s) in _TITLE_PROGRAMS
+            )
+            program = next((p for p, _ in programs.most_common(1)), None)
+            if program and program not in named:
+                title += f" com {self._surface(program)}"
+        return title
 
     def _key_sentences(
         self, first: int, last: int, n: int, salience: dict[str, float]
@@ -511,7 +598,10 @@ class _Composer:
         for span in spans:
             first, last = self.sentences[span.first], self.sentences[span.last]
             terms = self._top_terms(span.salience, 5)
-            title = _join_terms(terms[:3]) or "Abertura"
+            title = (
+                self._title(self.sentences[span.first : span.last + 1], span.salience, reach=3)
+                or "Abertura"
+            )
             speakers = self._speakers_between(span.first, span.last)
             description = (
                 f"Trecho de {format_timestamp(first.start)} a {format_timestamp(last.end)}"
@@ -631,7 +721,7 @@ class _Composer:
         ]
         objective = next((s for s in lead_in if OBJECTIVE.search(s.text)), None)
         return Procedure(
-            title=f"Procedimento: {_join_terms(self._top_terms(self._weighted(steps), 3))}",
+            title=f"Procedimento: {self._title(steps, self._weighted(steps), tool=True)}",
             time_range=TimeRange(start=start, end=end),
             objective=quote_technical(objective.text)
             if objective
@@ -706,7 +796,7 @@ class _Composer:
                 continue
             used.update(s.index for s in [*symptoms, *solutions] + ([cause] if cause else []))
             problem = Problem(
-                title=f"Problema: {_join_terms(self._top_terms(self._weighted(symptoms), 3))}",
+                title=f"Problema: {self._title(symptoms, self._weighted(symptoms))}",
                 time_range=TimeRange(
                     start=symptoms[0].start,
                     end=max(s.end for s in [*symptoms, *solutions] + ([cause] if cause else [])),
@@ -1149,7 +1239,8 @@ def _spells(acronym: str, text: str) -> bool:
 def _capitalized(title: str) -> str:
     """Capital first letter, unless the title starts with a technical name whose case matters."""
     head = title.split(",")[0].split()[0] if title else ""
-    return title[:1].upper() + title[1:] if re.fullmatch(r"[a-zà-ÿ]+", head) else title
+    lower = re.fullmatch(r"[a-zà-ÿ]+", head) and head not in CLI_PROGRAMS
+    return title[:1].upper() + title[1:] if lower else title
 
 
 def _join_terms(terms: list[str]) -> str:
