@@ -76,7 +76,6 @@ class WritingContext(BaseModel):
     source_name: str
     call_date: str | None = None
     media_duration: float | None = None
-    video_url: str | None = None
 
 
 class Writer(Protocol):

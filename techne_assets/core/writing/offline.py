@@ -1127,7 +1127,6 @@ class _Composer:
                 participants=self.participants,
                 writer=WRITER_NAME,
                 written_offline=True,
-                video_url=context.video_url,
             ),
             executive_summary=self.executive_summary(
                 topics, procedures, problems, questions, actions, duration

@@ -358,7 +358,6 @@ class _Run:
             participants=self.transcript.speakers,
             writer=self.client.model_id,
             written_offline=False,
-            video_url=context.video_url,
         )
         unsupported = check_grounding(
             render_markdown(written.to_document(header), self.transcript), self.transcript
