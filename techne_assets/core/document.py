@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from techne_assets.core.text_rules import escape_markdown
@@ -28,12 +30,24 @@ class TimeRange(BaseModel):
     end: float = Field(ge=0)
 
 
+def _evidence_field():
+    return Field(
+        default_factory=list,
+        description="ids of the transcript segments the item rests on (`segment_id`, e.g. 's0412')",
+    )
+
+
 class Topic(BaseModel):
     title: str
     time_range: TimeRange
     description: str
     key_points: list[str] = Field(default_factory=list)
     decisions: list[str] = Field(default_factory=list)
+    evidence: list[str] = _evidence_field()
+    key_frame: str | None = Field(
+        default=None, description="file name of the topic's most distinct real frame, relative to the document"
+    )
+    key_frame_at: float | None = Field(default=None, description="seconds into the video of `key_frame`")
 
 
 class Step(BaseModel):
@@ -44,6 +58,14 @@ class Step(BaseModel):
     screenshot: str | None = Field(
         default=None, description="file name of the real frame at `at`, relative to the document"
     )
+    expected_result: str | None = Field(default=None, description="what the step should show, when said")
+    caution: str | None = Field(
+        default=None, description="visible warning callout, e.g. for a destructive command inside the step"
+    )
+    note: str | None = Field(
+        default=None, description="what the writer changed, e.g. an unsupported span replaced by the words said"
+    )
+    evidence: list[str] = _evidence_field()
 
 
 class Procedure(BaseModel):
@@ -52,6 +74,10 @@ class Procedure(BaseModel):
     objective: str
     prerequisites: list[str] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
+    warnings: list[str] = Field(
+        default_factory=list, description="warnings and negated instructions said about it: never steps"
+    )
+    evidence: list[str] = _evidence_field()
 
 
 class Problem(BaseModel):
@@ -61,6 +87,7 @@ class Problem(BaseModel):
     root_cause: str = ""
     solution: list[str] = Field(default_factory=list)
     prevention: list[str] = Field(default_factory=list)
+    evidence: list[str] = _evidence_field()
 
 
 class QuestionAnswer(BaseModel):
@@ -69,23 +96,32 @@ class QuestionAnswer(BaseModel):
     at: float | None = None
     asked_by: str | None = None
     answered_by: str | None = None
+    review: bool = Field(
+        default=False,
+        description="a 'Pergunta para revisão' written from what was taught (a lecture with no audience questions)",
+    )
+    evidence: list[str] = _evidence_field()
 
 
 class ActionItem(BaseModel):
     text: str
     owner: str | None = None
+    deadline: str | None = Field(default=None, description="prazo, as said ('até sexta', '2026-12-04')")
     at: float | None = None
+    evidence: list[str] = _evidence_field()
 
 
 class Reference(BaseModel):
     text: str
     url: str | None = None
     at: float | None = None
+    evidence: list[str] = _evidence_field()
 
 
 class GlossaryTerm(BaseModel):
     term: str
     definition: str
+    evidence: list[str] = _evidence_field()
 
 
 class DocumentHeader(BaseModel):
@@ -100,6 +136,14 @@ class DocumentHeader(BaseModel):
     video_url: str | None = Field(
         default=None, description="where the video can be opened; time links append #t=SECONDS"
     )
+    call_date_source: Literal["recording", "file"] | None = Field(
+        default=None,
+        description="where call_date comes from: the container's creation_time, or the file's date",
+    )
+    language: str | None = Field(
+        default=None, description="the call's language code; the header names it when it is not pt-BR"
+    )
+    audio_only: bool = Field(default=False, description="the recording has no video stream: no screenshots")
 
 
 class Document(BaseModel):

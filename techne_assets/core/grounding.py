@@ -185,7 +185,7 @@ def check_grounding(markdown: str, transcript: Transcript) -> GroundingReport:
 
 
 # Fields that name the renderer's own files rather than say something about the call.
-_NOT_CLAIMS = frozenset({"screenshot"})
+_NOT_CLAIMS = frozenset({"screenshot", "key_frame", "evidence"})
 
 
 def _claim_fields(model: BaseModel) -> list[str]:
@@ -226,7 +226,7 @@ def remove_unsupported(document: Document, transcript: Transcript) -> tuple[Docu
         return False
 
     def is_leaf(model: BaseModel) -> bool:
-        return not any(isinstance(getattr(model, name), list) for name in type(model).model_fields)
+        return not any(isinstance(getattr(model, name), list) for name in _claim_fields(model))
 
     def clean(value):
         if isinstance(value, str):

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
+
+
+def segment_id(index: int) -> str:
+    """The short, stable id of the segment at `index` ("s0412"): evidence names segments by it."""
+    return f"s{index:04d}"
 
 
 def format_timestamp(seconds: float) -> str:
@@ -51,6 +57,20 @@ class Transcript(BaseModel):
         default=None, description="media duration in seconds, when known"
     )
     segments: list[Segment] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description="what the source says about itself, e.g. the speech model and its language probability",
+    )
+
+    def segment_ids(self) -> list[str]:
+        return [segment_id(index) for index in range(len(self.segments))]
+
+    def segment_by_id(self, sid: str) -> Segment | None:
+        """The segment an evidence id names, or None when the id is not one of this transcript's."""
+        if len(sid) < 2 or sid[0] != "s" or not sid[1:].isdigit():
+            return None
+        index = int(sid[1:])
+        return self.segments[index] if index < len(self.segments) and segment_id(index) == sid else None
 
     @property
     def word_count(self) -> int:

@@ -130,3 +130,28 @@ class TruncatedOutputError(Exception):
     def __init__(self, message: str, *, reply: ModelReply):
         super().__init__(message)
         self.reply = reply
+
+
+class RequestDeferred(Exception):
+    """A `ModelClient` that answers later (Bedrock batch) was handed a request it has no reply for.
+
+    The batch client raises it for a request not yet answered; the staged writer lets the other
+    calls of the same stage proceed and then raises `RequestsDeferred` with all of them, so one
+    pass through the writer collects a whole stage's requests. `request` holds the arguments of
+    `ModelClient.converse` and `digest` the reply-cache key the answer must be stored under.
+    """
+
+    def __init__(self, stage: str, digest: str, request: dict[str, Any]):
+        super().__init__(f"{stage}: request {digest[:12]} deferred to a later answer")
+        self.stage = stage
+        self.digest = digest
+        self.request = request
+
+
+class RequestsDeferred(Exception):
+    """Every request of the writer's current stage that waits for a later answer."""
+
+    def __init__(self, deferred: list[RequestDeferred]):
+        stages = sorted({item.stage.split(":", 1)[0] for item in deferred})
+        super().__init__(f"{len(deferred)} request(s) deferred at stage(s) {', '.join(stages)}")
+        self.deferred = deferred
