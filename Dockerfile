@@ -1,5 +1,6 @@
 # One image for the three ECS roles: webserver (default CMD), daemon and run tasks.
-# Dependencies come from requirements.lock, the exact set the tests run against.
+# Dependencies come from requirements.lock: the runtime subset of the resolution the tests run
+# against (requirements-dev.lock), without test tools, emulators or the speech model.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

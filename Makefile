@@ -20,10 +20,11 @@ system-packages:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+# The development venv (tests, `make run`) installs the dev lock; the image installs the runtime one.
+$(VENV)/.installed: requirements-dev.lock pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
-	$(PYTHON) -m pip install -q -r requirements.lock
+	$(PYTHON) -m pip install -q -r requirements-dev.lock
 	$(PYTHON) -m pip install -q --no-deps -e .
 	touch $@
 
@@ -46,6 +47,7 @@ dev: setup
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 test: setup
+	$(VENV)/bin/ruff check . && echo "Linting OK"
 	$(PYTHON) -m pytest
 
 bench: setup
@@ -53,13 +55,19 @@ bench: setup
 	$(PYTHON) benchmarks/bench_bedrock_quota.py
 	$(PYTHON) benchmarks/bench_model_phase.py
 	$(PYTHON) benchmarks/bench_sensor.py
+	$(PYTHON) benchmarks/bench_whisper.py
 
-# Regenerates the lock from pyproject's dependencies and dev extra (run after changing them).
+# Two locks, one resolution: resolve everything (runtime, dev and whisper extras) into
+# requirements-dev.lock, then install the runtime dependencies (with the postgres extra) under
+# that lock as constraints, so requirements.lock is the runtime subset at the same versions.
 lock:
 	rm -rf .lock-venv && python3.11 -m venv .lock-venv
-	.lock-venv/bin/pip install -q --upgrade pip && .lock-venv/bin/pip install -q '.[dev]'
-	.lock-venv/bin/pip freeze --exclude techne-assets | sort > requirements.lock
-	rm -rf .lock-venv
+	.lock-venv/bin/pip install -q --upgrade pip && .lock-venv/bin/pip install -q '.[dev,postgres,whisper]'
+	.lock-venv/bin/pip freeze --exclude techne-assets | sort -f > requirements-dev.lock
+	rm -rf .lock-venv && python3.11 -m venv .lock-venv
+	.lock-venv/bin/pip install -q --upgrade pip && .lock-venv/bin/pip install -q -c requirements-dev.lock '.[postgres]'
+	.lock-venv/bin/pip freeze --exclude techne-assets | sort -f > requirements.lock
+	rm -rf .lock-venv build ./*.egg-info
 
 deploy:
 	infra/deploy.sh $(ENV)

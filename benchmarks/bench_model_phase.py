@@ -1,18 +1,23 @@
-"""The model phase of a synthetic 3-hour call on the Converse simulator: wall time against the
-critical-path bound of the stage graph, and cost per video with and without prompt caching.
+"""The model phase of a synthetic 3-hour call on the Converse simulator, for both request shapes
+of the staged writer: wall time against the latency-only critical path, calls, throttles, cost
+per video and output tokens per stage; and how the writing output grows with the call.
 
 The staged writer runs unchanged over the real Bedrock client (limiter, breaker, retries) and
 the real boto3 client, pointed at the local Converse simulator: output at 50 tokens/s, the
 default quota (10 requests/min, 200,000 tokens/min, output burndown 5), time scaled down by
 `TIME_SCALE`. Figures are in simulated seconds. The simulator answers each forced tool with a
-valid input of a typical size, built from the transcript lines of the range it is asked about.
+schema-valid input built from the request (testing/canned_answers.py), so an answer's size
+follows what the call must cover.
 
-Two bounds for the stage graph, from the simulator's latency model and the calls it served:
-- latency only: the longest chain of calls (first extraction, which writes the prompt cache,
-  then the longest of the other extractions, then merge, write and review), quota ignored;
-- with the quota: the same graph scheduled greedily under the same sliding-window quota the
-  simulator enforces (each call admitted as soon as its reservation fits), with the
-  latencies and token counts of the calls actually made.
+Request shapes:
+- "compact": each extraction gets its own chunk plus a compact call-wide context as the
+  shared (cached) prefix; all extractions run at once;
+- "transcript": the whole transcript is the cached prefix of every call; the first extraction
+  runs alone to write the cache.
+
+Latency-only critical path: the stage graph's longest chain of calls with the simulator's
+latency model (0.4 s + output tokens / 50 per call), quota ignored: extractions (the first one
+alone in the transcript shape), merge, the slowest section group, review.
 """
 
 from __future__ import annotations
@@ -22,25 +27,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import record_section
 from synthetic_call import synthetic_call_vtt
 
-from techne_assets.adapters.bedrock import BedrockConverseClient
-from techne_assets.adapters.bedrock_limiter import CircuitBreaker, QuotaLimiter
-from techne_assets.adapters.bedrock_state import InProcessStateStore
 from techne_assets.core.captions import parse_transcript
-from techne_assets.core.tokens import estimate_tokens
 from techne_assets.core.transcript import Transcript, format_timestamp
-from techne_assets.core.writing.base import WritingContext
-from techne_assets.core.writing.prompts import transcript_block
+from techne_assets.core.writing.base import Draft, WritingContext
 from techne_assets.core.writing.staged import StagedModelWriter, usage_by_stage
 from techne_assets.settings import DEFAULT_MODEL_ID, Settings
 from techne_assets.testing.canned_answers import CannedAnswers
-from techne_assets.testing.converse_simulator import ConverseSimulator
+from techne_assets.testing.converse_simulator import AdmittedCall, ConverseSimulator
+from techne_assets.testing.simulated_bedrock import simulated_bedrock_client
 
 TIME_SCALE = 0.05
 REQUESTS_PER_MINUTE = 10
@@ -48,88 +46,46 @@ TOKENS_PER_MINUTE = 200_000
 OUTPUT_BURNDOWN = 5.0
 OUTPUT_TOKENS_PER_SECOND = 50.0
 BASE_LATENCY_SECONDS = 0.4
-MAX_PARALLEL_CHUNKS = 4
-
-
-@dataclass(frozen=True)
-class ServedCall:
-    """One call as the simulator served it, in simulated units."""
-
-    latency: float
-    reserved_tokens: int
-    quota_tokens: int
+MAX_PARALLEL_CALLS = 6
+EXTRACTION_TOOL = "registrar_extracao"
 
 
 @dataclass(frozen=True)
 class PhaseRun:
+    shape: str
+    draft: Draft
     wall_seconds: float
-    latency_bound_seconds: float
-    quota_bound_seconds: float
+    phase_seconds: float
+    critical_path_seconds: float
     throttles: int
     extraction_reservation: int
-    calls: int
-    cost_usd: float
-    stage_costs: dict[str, float]
-    input_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
-    output_tokens: int
+    peak_parallel_extractions: int
 
 
-def latency_of(output_tokens: int) -> float:
-    return BASE_LATENCY_SECONDS + output_tokens / OUTPUT_TOKENS_PER_SECOND
+def latency_of(call: AdmittedCall) -> float:
+    return BASE_LATENCY_SECONDS + call.output_tokens / OUTPUT_TOKENS_PER_SECOND
 
 
-def stage_graph(served: list[ServedCall], *, warm_first: bool) -> list[list[ServedCall]]:
-    """The calls in dependency levels: [first extraction], [other extractions], [merge], [write], [review]."""
-    *extractions, merge, write, review = served
-    levels = [extractions[:1], extractions[1:]] if warm_first else [extractions]
-    return [level for level in levels if level] + [[merge], [write], [review]]
+def critical_path(calls: list[AdmittedCall], *, first_alone: bool) -> float:
+    extractions = [latency_of(c) for c in calls if c.tool_name == EXTRACTION_TOOL]
+    extraction_level = (extractions[0] + max(extractions[1:], default=0.0)) if first_alone else max(extractions)
+    merge = sum(latency_of(c) for c in calls if c.tool_name == "registrar_roteiro")
+    groups = max(latency_of(c) for c in calls if c.tool_name.startswith("registrar_") and c.tool_name not in (
+        EXTRACTION_TOOL, "registrar_roteiro", "registrar_revisao"))
+    review = sum(latency_of(c) for c in calls if c.tool_name == "registrar_revisao")
+    return extraction_level + merge + groups + review
 
 
-def latency_bound(levels: list[list[ServedCall]]) -> float:
-    return sum(max(call.latency for call in level) for level in levels)
+def peak_overlap(calls: list[AdmittedCall]) -> int:
+    events = sorted([(c.admitted_at, 1) for c in calls] + [(c.completed_at, -1) for c in calls])
+    peak = running = 0
+    for _, change in events:
+        running += change
+        peak = max(peak, running)
+    return peak
 
 
-def quota_bound(levels: list[list[ServedCall]], *, max_parallel: int) -> float:
-    """Makespan of the graph when each call is admitted as soon as the sliding window allows."""
-    window = 60.0
-    admitted: list[tuple[float, float, ServedCall]] = []  # (admitted at, completed at, call)
-
-    def fits(t: float, call: ServedCall) -> bool:
-        live = [(a, c, other) for a, c, other in admitted if a > t - window]
-        held = sum(other.quota_tokens if c <= t else other.reserved_tokens for _, c, other in live)
-        return (
-            len(live) + 1 <= REQUESTS_PER_MINUTE
-            and held + call.reserved_tokens <= TOKENS_PER_MINUTE
-        )
-
-    ready = 0.0
-    for level in levels:
-        finishes: list[float] = []
-        running: list[float] = []
-        for call in level:
-            t = ready
-            if len(running) >= max_parallel:
-                t = max(t, sorted(running)[len(running) - max_parallel])
-            candidates = sorted(
-                {
-                    t,
-                    *(c for _, c, _ in admitted if c > t),
-                    *(a + window for a, _, _ in admitted if a + window > t),
-                }
-            )
-            start = next(candidate for candidate in candidates if fits(candidate, call))
-            admitted.append((start, start + call.latency, call))
-            running.append(start + call.latency)
-            finishes.append(start + call.latency)
-        ready = max(finishes)
-    return ready
-
-
-def run_phase(transcript: Transcript, *, use_prompt_cache: bool) -> PhaseRun:
-    settings = Settings()
-    price_table = {DEFAULT_MODEL_ID: settings.price_for(DEFAULT_MODEL_ID)}
+def run_phase(transcript: Transcript, shape: str) -> PhaseRun:
     simulator = ConverseSimulator(
         requests_per_minute=REQUESTS_PER_MINUTE,
         tokens_per_minute=TOKENS_PER_MINUTE,
@@ -137,76 +93,31 @@ def run_phase(transcript: Transcript, *, use_prompt_cache: bool) -> PhaseRun:
         output_tokens_per_second=OUTPUT_TOKENS_PER_SECOND,
         base_latency_seconds=BASE_LATENCY_SECONDS,
         time_scale=TIME_SCALE,
-        responder=CannedAnswers(transcript),
+        responder=CannedAnswers(),
     )
     with simulator:
-        runtime = boto3.client(
-            "bedrock-runtime",
-            region_name="us-east-1",
-            endpoint_url=simulator.endpoint_url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(
-                retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=16
-            ),
+        client = simulated_bedrock_client(
+            simulator, DEFAULT_MODEL_ID, Settings().price_for(DEFAULT_MODEL_ID),
+            max_output_tokens=Settings().bedrock_max_output_tokens,
         )
-        store = InProcessStateStore()
-        client = BedrockConverseClient(
-            DEFAULT_MODEL_ID,
-            price_table=price_table,
-            limiter=QuotaLimiter(
-                store,
-                DEFAULT_MODEL_ID,
-                requests_per_minute=REQUESTS_PER_MINUTE,
-                tokens_per_minute=TOKENS_PER_MINUTE,
-                output_burndown=OUTPUT_BURNDOWN,
-                window_seconds=60 * TIME_SCALE,
-                safety_seconds=TIME_SCALE,
-                poll_seconds=TIME_SCALE,
-            ),
-            breaker=CircuitBreaker(
-                store, DEFAULT_MODEL_ID, failure_threshold=5, timeout_seconds=300 * TIME_SCALE
-            ),
-            runtime_client=runtime,
-            max_output_tokens=16_384,
-            sleep=lambda seconds: time.sleep(seconds * TIME_SCALE),
-        )
-        writer = StagedModelWriter(
-            client,
-            chunk_max_tokens=12_000,
-            max_parallel_chunks=MAX_PARALLEL_CHUNKS,
-            use_prompt_cache=use_prompt_cache,
-        )
+        writer = StagedModelWriter(client, max_parallel_calls=MAX_PARALLEL_CALLS, request_shape=shape)
         started = time.perf_counter()
         draft = writer.write(
-            transcript, WritingContext(source_name="synthetic-3h.mp4", media_duration=3 * 3600)
+            transcript, WritingContext(source_name="synthetic-3h.mp4", media_duration=transcript.spoken_end)
         )
         wall = (time.perf_counter() - started) / TIME_SCALE
-        served_calls = sorted(simulator.calls, key=lambda call: call.admitted_at)
+        calls = sorted(simulator.calls, key=lambda call: call.admitted_at)
         throttles = len(simulator.throttles)
-
-    served = [
-        ServedCall(
-            latency=latency_of(c.output_tokens),
-            reserved_tokens=c.reserved_tokens,
-            quota_tokens=c.quota_tokens,
-        )
-        for c in served_calls
-    ]
-    levels = stage_graph(served, warm_first=use_prompt_cache)
+    extractions = [c for c in calls if c.tool_name == EXTRACTION_TOOL]
     return PhaseRun(
+        shape=shape,
+        draft=draft,
         wall_seconds=wall,
-        latency_bound_seconds=latency_bound(levels),
-        quota_bound_seconds=quota_bound(levels, max_parallel=MAX_PARALLEL_CHUNKS),
+        phase_seconds=(max(c.completed_at for c in calls) - calls[0].admitted_at) / TIME_SCALE,
+        critical_path_seconds=critical_path(calls, first_alone=shape == "transcript"),
         throttles=throttles,
-        extraction_reservation=served[0].reserved_tokens,
-        calls=len(draft.calls),
-        cost_usd=draft.cost_usd,
-        stage_costs={stage: usage.cost_usd for stage, usage in usage_by_stage(draft.calls).items()},
-        input_tokens=sum(c.input_tokens for c in draft.calls),
-        cache_read_tokens=sum(c.cache_read_input_tokens for c in draft.calls),
-        cache_write_tokens=sum(c.cache_write_input_tokens for c in draft.calls),
-        output_tokens=draft.output_tokens,
+        extraction_reservation=max(c.reserved_tokens for c in extractions),
+        peak_parallel_extractions=peak_overlap(extractions),
     )
 
 
@@ -214,45 +125,70 @@ def minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min ({seconds:.0f} s)"
 
 
+def shape_row(run: PhaseRun) -> str:
+    draft = run.draft
+    cache_read = sum(c.cache_read_input_tokens for c in draft.calls)
+    cache_write = sum(c.cache_write_input_tokens for c in draft.calls)
+    inputs = sum(c.input_tokens for c in draft.calls)
+    return (
+        f"| {run.shape} | {len(draft.calls)} | {minutes(run.phase_seconds)} | {minutes(run.critical_path_seconds)} | "
+        f"{run.phase_seconds / run.critical_path_seconds:.2f} | {minutes(run.wall_seconds)} | {run.throttles} | {run.extraction_reservation:,} | "
+        f"{TOKENS_PER_MINUTE // run.extraction_reservation} / {run.peak_parallel_extractions} | "
+        f"{inputs:,} / {cache_write:,} / {cache_read:,} | {draft.output_tokens:,} | US$ {draft.cost_usd:.4f} |"
+    )
+
+
+def stage_row(run: PhaseRun) -> str:
+    stages = usage_by_stage(run.draft.calls)
+    cells = " | ".join(
+        f"{stages[s].output_tokens:,} (US$ {stages[s].cost_usd:.3f})" if s in stages else "-"
+        for s in ("extract", "merge", "write", "review")
+    )
+    return f"| {run.shape} | {cells} |"
+
+
 def main() -> None:
     transcript = parse_transcript(synthetic_call_vtt().encode("utf-8"), "synthetic-3h.vtt")
-    cached = run_phase(transcript, use_prompt_cache=True)
-    uncached = run_phase(transcript, use_prompt_cache=False)
+    half = parse_transcript(synthetic_call_vtt(words=15_000, hours=1.5).encode("utf-8"), "synthetic-90m.vtt")
+    runs = [run_phase(transcript, "compact"), run_phase(transcript, "transcript")]
+    half_run = run_phase(half, "compact")
+    whole = runs[0].draft
+    writing = [usage_by_stage(d.calls)["write"].output_tokens for d in (half_run.draft, whole)]
+    entries = [d.coverage.entries for d in (half_run.draft, whole)]
+    best = min(runs, key=lambda run: (run.draft.cost_usd, run.wall_seconds))
 
-    rows = []
-    for label, run in (("with prompt cache", cached), ("without prompt cache", uncached)):
-        rows.append(
-            f"| {label} | {run.calls} | {minutes(run.wall_seconds)} | {minutes(run.latency_bound_seconds)} | "
-            f"{minutes(run.quota_bound_seconds)} | {run.wall_seconds / run.quota_bound_seconds:.2f} | "
-            f"{run.throttles} | {run.input_tokens:,} / {run.cache_write_tokens:,} / {run.cache_read_tokens:,} | "
-            f"{run.output_tokens:,} | US$ {run.cost_usd:.4f} |"
-        )
-    stages = " · ".join(f"{stage} US$ {cost:.4f}" for stage, cost in cached.stage_costs.items())
-    saving = 1 - cached.cost_usd / uncached.cost_usd
-    block_tokens = estimate_tokens(transcript_block(transcript))
     body = f"""\
 Synthetic call: {transcript.word_count:,} words, {len(transcript.speakers)} speakers, \
-{format_timestamp(transcript.spoken_end)}; transcript block {block_tokens:,} tokens (estimate). Converse simulator: \
-{OUTPUT_TOKENS_PER_SECOND:g} output tokens/s + {BASE_LATENCY_SECONDS:g} s per call, \
-{REQUESTS_PER_MINUTE} requests/min, {TOKENS_PER_MINUTE:,} tokens/min, output burndown \
-{OUTPUT_BURNDOWN:g}, time scale {TIME_SCALE:g} (figures in simulated time). Writer: chunks of \
-12,000 tokens, up to {MAX_PARALLEL_CHUNKS} extractions in parallel, default price table.
+{format_timestamp(transcript.spoken_end)}. Converse simulator: {OUTPUT_TOKENS_PER_SECOND:g} output tokens/s + \
+{BASE_LATENCY_SECONDS:g} s per call, {REQUESTS_PER_MINUTE} requests/min, {TOKENS_PER_MINUTE:,} tokens/min, \
+output burndown {OUTPUT_BURNDOWN:g}, time scale {TIME_SCALE:g} (figures in simulated time). Writer: chunks of \
+12,000 tokens, up to {MAX_PARALLEL_CALLS} calls in parallel, budgets derived per call, default price table \
+(Sonnet 4). Targets: model phase ≤ 1.3× the latency-only critical path, 0 throttles, ≤ US$ 0.80 per video. \
+Model phase: first request admitted to last answer; whole `write()` also holds the writer's own \
+CPU time (chunking, prompts, validation, grounding), which the time scale magnifies {1 / TIME_SCALE:g}×.
 
-| run | calls | wall time | bound, latency only | bound, latency + quota | wall / bound | 429s | input / cache write / cache read tokens | output tokens | cost per video |
-|---|---|---|---|---|---|---|---|---|---|
-{chr(10).join(rows)}
+| request shape | calls | model phase | critical path, latency only | phase / path | whole write() | 429s | extraction reservation (tokens) | extractions that fit in 200K / ran at once | input / cache write / cache read tokens | output tokens | cost per video |
+|---|---|---|---|---|---|---|---|---|---|---|---|
+{chr(10).join(shape_row(run) for run in runs)}
 
-- Cost per stage with the cache: {stages}.
-- Prompt caching saves {saving:.0%} of the model cost per video.
-- An extraction call reserves {cached.extraction_reservation:,} quota tokens at admission (the \
-whole transcript, cached or not, plus `max_tokens` × burndown), so at most \
-{TOKENS_PER_MINUTE // cached.extraction_reservation} fit in the {TOKENS_PER_MINUTE:,} tokens/min \
-window at once, whatever `max_parallel_chunks` allows; a settled call with the cache holds only \
-its uncached input and output × burndown, one without it keeps the whole transcript for a minute."""
+Output tokens (and cost) per stage:
+
+| request shape | extract | merge | write (4 section groups) | review |
+|---|---|---|---|---|
+{chr(10).join(stage_row(run) for run in runs)}
+
+- Kept: **{best.shape}** (the writer's default), the cheaper of the two at the same or better wall time.
+- Coverage of the outline: {whole.coverage.fraction:.0%} ({whole.coverage.covered} of {whole.coverage.entries} \
+entries); items dropped for lack of evidence: {len(whole.dropped_unevidenced)}; calls cut at max_tokens: \
+{sum(c.stop_reason == "max_tokens" for c in whole.calls)}.
+- Output grows with the call: a 90-minute call of the same density has {entries[0]} outline entries and \
+{writing[0]:,} writing output tokens; the 3-hour call has {entries[1]} entries ({entries[1] / entries[0]:.2f}×) \
+and {writing[1]:,} writing output tokens ({writing[1] / writing[0]:.2f}×): {writing[0] / entries[0]:.0f} and \
+{writing[1] / entries[1]:.0f} writing tokens per entry, so the writing output is proportional to the items, with \
+no fixed cap (the synthetic call repeats its sentences, so twice the words gives fewer than twice the distinct \
+items; tests/test_model_writer_simulator.py doubles the items themselves and sees the output double)."""
     print(body)
-    record_section(
-        "bench_model_phase", "Model phase (staged writer on the Converse simulator)", body
-    )
+    record_section("bench_model_phase", "Model phase (staged writer on the Converse simulator)", body)
 
 
 if __name__ == "__main__":

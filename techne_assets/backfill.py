@@ -1,4 +1,9 @@
-"""Registers the archive of existing videos as partitions and submits one Dagster backfill for them."""
+"""Submits one Dagster backfill for the archive of existing videos.
+
+Videos whose content is already materialized, partitions with a run queued or in progress, and
+partitions an active backfill already targets are skipped and listed with the reason, so the backfill and the inbox sensor never
+run the same video twice. Planning only reads: `--dry-run` writes nothing anywhere.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +11,69 @@ import time
 from datetime import datetime
 
 import dagster as dg
+
+# No public API submits an asset backfill from a script; these two are what the webserver's
+# launchPartitionBackfill mutation uses, and tests/test_backfill.py pins their behaviour.
 from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.utils import make_new_backfill_id
 from pydantic import BaseModel
 
 from techne_assets.adapters.storage import storage_from_uri
-from techne_assets.adapters.video_registry import register_video
-from techne_assets.core.inbox import is_video
+from techne_assets.core.inbox import InboxObject, is_video
 from techne_assets.defs.partitions import videos_partitions
+from techne_assets.defs.video_status import (
+    busy_partitions,
+    materialized_with_same_content,
+    video_partition,
+)
 from techne_assets.settings import Settings
+
+
+class SkippedVideo(BaseModel):
+    key: str
+    reason: str
 
 
 class BackfillPlan(BaseModel):
     backfill_id: str | None
     partition_keys: list[str]
+    skipped: list[SkippedVideo] = []
 
 
-def plan_archive(settings: Settings, *, prefix: str = "", since: datetime | None = None) -> list[str]:
-    """Partition keys of the stored videos under `prefix` modified at or after `since`."""
+def plan_archive(
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    *,
+    prefix: str = "",
+    since: datetime | None = None,
+) -> BackfillPlan:
+    """Partition keys of the stored videos under `prefix` modified at or after `since` that
+    still need a run, and the videos skipped with their reason."""
     storage = storage_from_uri(settings.input_uri)
-    work = storage_from_uri(settings.work_uri)
-    keys = []
+    busy = busy_partitions(instance)
+    keys: list[str] = []
+    skipped: list[SkippedVideo] = []
     for obj in storage.list_objects(prefix):
-        if not is_video(obj.key, settings.video_extensions) or obj.size == 0:
+        if not is_video(obj.key, settings.video_extensions):
+            continue
+        if obj.size == 0:
+            skipped.append(SkippedVideo(key=obj.key, reason="empty file"))
             continue
         if since is not None and obj.last_modified < since:
             continue
-        keys.append(register_video(work, obj.key))
-    return keys
+        partition_key, _ = video_partition(obj.key, storage.root_uri)
+        if partition_key in busy:
+            skipped.append(SkippedVideo(key=obj.key, reason=busy[partition_key]))
+        elif materialized_with_same_content(
+            instance,
+            storage,
+            partition_key,
+            InboxObject(key=obj.key, size=obj.size, etag=obj.etag, last_modified=obj.last_modified),
+        ):
+            skipped.append(SkippedVideo(key=obj.key, reason="already materialized with this content"))
+        else:
+            keys.append(partition_key)
+    return BackfillPlan(backfill_id=None, partition_keys=keys, skipped=skipped)
 
 
 def submit_backfill(
@@ -46,24 +86,24 @@ def submit_backfill(
 ) -> BackfillPlan:
     from techne_assets.definitions import defs as load_defs
 
-    partition_keys = plan_archive(settings, prefix=prefix, since=since)
-    if dry_run or not partition_keys:
-        return BackfillPlan(backfill_id=None, partition_keys=partition_keys)
-    instance.add_dynamic_partitions(videos_partitions.name, partition_keys)
+    plan = plan_archive(settings, instance, prefix=prefix, since=since)
+    if dry_run or not plan.partition_keys:
+        return plan
+    instance.add_dynamic_partitions(videos_partitions.name, plan.partition_keys)
     definitions = load_defs()
-    asset_graph = definitions.resolve_asset_graph()
     backfill = PartitionBackfill.from_asset_partitions(
         backfill_id=make_new_backfill_id(),
-        asset_graph=asset_graph,
-        partition_names=partition_keys,
+        asset_graph=definitions.resolve_asset_graph(),
+        partition_names=plan.partition_keys,
         asset_selection=[spec.key for spec in definitions.resolve_all_asset_specs()],
         backfill_timestamp=time.time(),
         tags={"techne/launched_by": "backfill"},
         dynamic_partitions_store=instance,
         all_partitions=False,
-        title=f"Archive backfill: {len(partition_keys)} videos",
+        title=f"Archive backfill: {len(plan.partition_keys)} videos",
         description=f"prefix={prefix or '(all)'} since={since.isoformat() if since else '(any time)'}",
         run_config=None,
     )
     instance.add_backfill(backfill)
-    return BackfillPlan(backfill_id=backfill.backfill_id, partition_keys=partition_keys)
+    return plan.model_copy(update={"backfill_id": backfill.backfill_id})
+

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import signal
 import sys
 import warnings
 from datetime import UTC, datetime
@@ -22,8 +24,9 @@ def _fail(message: str, code: int = 1) -> int:
 
 def cmd_transcript(args: argparse.Namespace) -> int:
     from techne_assets.core.captions import load_transcript
+    from techne_assets.settings import get_settings
 
-    transcript = load_transcript(Path(args.file))
+    transcript = load_transcript(Path(args.file), max_bytes=get_settings().max_caption_bytes)
     json.dump(transcript.to_public_json(), sys.stdout, ensure_ascii=False, indent=1)
     sys.stdout.write("\n")
     return 0
@@ -44,7 +47,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_process(args: argparse.Namespace) -> int:
     from techne_assets.pipeline import process_video
-
 
     published = process_video(
         args.video,
@@ -72,6 +74,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     plan = submit_backfill(
         get_settings(), dg.DagsterInstance.get(), prefix=args.prefix, since=since, dry_run=args.dry_run
     )
+    for skipped in plan.skipped:
+        print(f"skipped {skipped.key}: {skipped.reason}")
     if args.dry_run:
         for key in plan.partition_keys:
             print(key)
@@ -84,14 +88,20 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from techne_assets.core.evaluation import format_markdown_table
-    from techne_assets.evaluation_runner import evaluate, load_embedder, select_writers
+    from techne_assets.core.evaluation import format_set_tables
+    from techne_assets.evaluation_runner import (
+        evaluate_sets,
+        evaluation_sets,
+        load_embedder,
+        select_writers,
+    )
 
+    sets = {Path(args.dir).name: Path(args.dir)} if args.dir else evaluation_sets(args.set)
     writers, note = select_writers(args.writer)
     if note:
         print(f"techne: {note}", file=sys.stderr)
     embed = load_embedder(args.embedding_model) if args.embedding_model else None
-    table = format_markdown_table(evaluate(Path(args.dir), writers, embed=embed))
+    table = format_set_tables(evaluate_sets(sets, writers, embed=embed))
     print(table, end="")
     if args.out:
         Path(args.out).write_text(table, encoding="utf-8")
@@ -106,7 +116,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"profile: {settings.profile} (writer: {settings.writer}, transcriber: {settings.transcriber})")
     findings = diagnose(settings)
     for finding in findings:
-        mark = "ok " if finding.ok else ("!! " if finding.required else "-- ")
+        mark = ("ok " if finding.checked else "?? ") if finding.ok else ("!! " if finding.required else "-- ")
         print(f"{mark} {finding.name}: {finding.detail}")
         if not finding.ok and finding.fix:
             print(f"     fix: {finding.fix}")
@@ -141,8 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--dry-run", action="store_true", help="list what would be backfilled")
     backfill.set_defaults(handler=cmd_backfill)
 
-    evaluation = sub.add_parser("eval", help="write documents for the gold calls and print their quality metrics")
-    evaluation.add_argument("dir", nargs="?", default="tests/data/gold", help="gold set folder (default: tests/data/gold)")
+    evaluation = sub.add_parser("eval", help="write documents for the evaluation calls and print their quality metrics")
+    evaluation.add_argument("dir", nargs="?", help="one folder of calls with .gold.json files (instead of --set)")
+    evaluation.add_argument("--set", choices=["gold", "dev", "all"], default="all",
+                            help="gold: tests/data/gold, dev: tests/data/dev, all: both (default)")
     evaluation.add_argument("--writer", choices=["offline", "bedrock", "all"], default="all",
                             help="all: offline, plus Bedrock when AWS credentials are found (default)")
     evaluation.add_argument("--out", help="also write the Markdown table to this file")
@@ -167,8 +179,27 @@ def _prepare_dagster_home() -> None:
         )
 
 
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _configure_logging() -> None:
+    """One line per quota wait on stderr; nothing else from the libraries (tenacity's
+    "Retrying…" lines included): the run's outcome is the CLI's own one line."""
+    logging.getLogger("techne_assets").addHandler(logging.NullHandler())
+    waits = logging.getLogger("techne_assets.quota_waits")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("techne: %(message)s"))
+    waits.addHandler(handler)
+    waits.setLevel(logging.WARNING)
+    waits.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
+    # SIGTERM (docker stop, a supervisor) ends a run as Ctrl-C does: at once, tracked FAILED.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    _configure_logging()
     _prepare_dagster_home()
     args = build_parser().parse_args(argv)
     try:
@@ -183,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"{setting}: {problem['msg']}")
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): nothing more to say, and nobody to say it to.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
-"""Runs writers over the gold set and measures their documents (`techne eval`).
+"""Runs writers over evaluation sets and measures their documents (`techne eval`).
 
-The gold set is a folder of transcripts (`.vtt`, `.srt` or Transcribe `.json`), each with a
-`<name>.gold.json` beside it; `core/evaluation.py` defines that file and the metrics.
+A set is a folder of transcripts (`.vtt`, `.srt` or Transcribe `.json`), each with a
+`<name>.gold.json` beside it; `core/evaluation.py` defines that file and the metrics. Two sets
+ship with the repository: `gold`, the evaluation set, and `dev`, the hand-written development
+calls the offline writer's rules are developed on (so the gold set measures calls the rules
+were never tuned on).
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ GOLD_SUFFIX = ".gold.json"
 TRANSCRIPT_SUFFIXES = (".vtt", ".srt", ".json")
 
 WriterChoice = Literal["offline", "bedrock", "all"]
+SetChoice = Literal["gold", "dev", "all"]
+# The sets `techne eval` knows by name, relative to the repository root (the working folder).
+EVALUATION_SETS: dict[str, Path] = {"gold": Path("tests/data/gold"), "dev": Path("tests/data/dev")}
 
 
 class GoldCase(BaseModel):
@@ -94,6 +100,18 @@ def evaluate(
     return rows
 
 
+def evaluation_sets(choice: SetChoice) -> dict[str, Path]:
+    """The named sets to evaluate, in a stable order (gold first)."""
+    return dict(EVALUATION_SETS) if choice == "all" else {choice: EVALUATION_SETS[choice]}
+
+
+def evaluate_sets(
+    sets: dict[str, Path], writers: list[Writer], *, embed: Embedder | None = None
+) -> dict[str, list[EvaluationRow]]:
+    """The rows of every set, by set name; a missing or empty set is an `InputError`."""
+    return {name: evaluate(folder, writers, embed=embed) for name, folder in sets.items()}
+
+
 def aws_credentials_available() -> bool:
     import boto3
 
@@ -104,16 +122,15 @@ def bedrock_writer() -> Writer:
     """The staged model writer on the configured Bedrock model (circuit breaker and quota included)."""
     from botocore.exceptions import BotoCoreError
 
-    from techne_assets.core.writing.staged import StagedModelWriter
-    from techne_assets.defs.bedrock_resource import BedrockResource
+    from techne_assets.defs.resources import build_writer
     from techne_assets.settings import get_settings
 
     try:
-        client = BedrockResource.from_settings(get_settings()).get_client()
+        # The evaluation pays for every call: replies cached by earlier runs are not reused.
+        return build_writer(get_settings().model_copy(update={"writer": "bedrock"}), reuse_replies=False)
     except BotoCoreError as error:
         # A missing region or profile is a setup problem: one line, not a traceback.
         raise ProcessingFailed(f"cannot create the Bedrock client: {error}") from None
-    return StagedModelWriter(client)
 
 
 def select_writers(choice: WriterChoice) -> tuple[list[Writer], str | None]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from techne_assets.core.pricing import ModelPrice
@@ -27,13 +27,28 @@ class Settings(BaseSettings):
     # Where videos come from and documents go: a folder, or s3://bucket/prefix/.
     input_uri: str = "data/inbox"
     output_uri: str = "data/output"
-    work_uri: str = "data/work"
+    store_uri: str = Field(
+        default="data/store",
+        description="durable: asset values, model replies, anything a later run reads; never expired",
+    )
+    scratch_uri: str = Field(
+        default="data/scratch",
+        description="expendable: extracted audio, raw Transcribe output; expired on S3",
+    )
+    published_versions_kept: int = Field(
+        default=3, ge=1, description="published versions of a document kept per partition"
+    )
+    max_caption_bytes: int = Field(
+        default=200 * 1024 * 1024, ge=1, description="the largest caption file read"
+    )
     state_dir: str = Field(
         default="data/state", description="local profile: tracking SQLite, notifications log, limiter state"
     )
 
-    transcriber: Literal["captions", "transcribe"] | None = Field(
-        default=None, description="default: captions for local, transcribe for aws"
+    transcriber: Literal["auto", "captions", "transcribe", "whisper"] | None = Field(
+        default=None,
+        description="default: auto for local (captions beside the video, else Whisper when a "
+        "model is configured), transcribe for aws",
     )
     writer: Literal["offline", "bedrock"] | None = Field(
         default=None, description="default: offline for local, bedrock for aws"
@@ -47,6 +62,24 @@ class Settings(BaseSettings):
     transcribe_timeout_seconds: int = 6 * 3600
     transcribe_max_part_seconds: int = Field(default=4 * 3600, description="longer audio is split")
 
+    # Local speech recognition (faster-whisper, the `whisper` extra)
+    whisper_model: str | None = Field(
+        default=None, description="a Whisper size name (small, large-v3, ...) or a CTranslate2 model folder"
+    )
+    whisper_device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="auto: the GPU when there is one, else the CPU"
+    )
+    whisper_compute_type: str = Field(
+        default="default", description="CTranslate2 compute type; default: int8 on CPU, float16 on GPU"
+    )
+    whisper_threads: int = Field(default=0, ge=0, description="CPU threads; 0: one per core")
+    whisper_language: str = Field(default="pt", description="spoken language code; empty: detect it")
+    whisper_cache_dir: str = Field(default="data/models", description="where size names are downloaded")
+    whisper_download: bool = Field(
+        default=True, description="download a size name missing from the cache folder (false: offline only)"
+    )
+    whisper_vad_filter: bool = Field(default=True, description="skip non-speech instead of transcribing it")
+
     # Amazon Bedrock
     bedrock_model_id: str = DEFAULT_MODEL_ID
     bedrock_requests_per_minute: int = Field(default=10, ge=1)
@@ -55,13 +88,17 @@ class Settings(BaseSettings):
         default=5.0, description="quota tokens charged per output token (5 for Claude 4-family)"
     )
     bedrock_max_output_tokens: int = Field(
-        default=16_384, description="the largest maxTokens a stage may ask for (its retry after a cut-off)"
+        default=64_000,
+        description="the largest maxTokens a stage may ask for: Claude Sonnet 4's output limit on Bedrock",
     )
     bedrock_state_table: str | None = Field(
         default=None, description="DynamoDB table holding the shared limiter/breaker state (aws)"
     )
     breaker_failure_threshold: int = 5
     breaker_timeout_seconds: int = 300
+    quota_wait_max_seconds: int = Field(
+        default=900, ge=0, description="total time a step waits for an exhausted Bedrock quota before failing"
+    )
     model_prices: dict[str, ModelPrice] = Field(
         default_factory=lambda: {
             DEFAULT_MODEL_ID: _sonnet_price(),
@@ -74,6 +111,13 @@ class Settings(BaseSettings):
     # Chunking
     chunk_max_tokens: int = Field(default=12_000, ge=200)
     chunk_overlap_tokens: int = Field(default=0, ge=0)
+
+    # boto3 reads only AWS_DEFAULT_REGION; AWS_REGION (what ECS and Lambda set) counts as well.
+    aws_region: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="AWS region of the clients; unset: boto3's own configuration (profile)",
+    )
 
     # Tracking and notifications
     tracking_table: str | None = Field(default=None, description="DynamoDB table (aws)")
@@ -95,9 +139,9 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _profile_defaults(self) -> "Settings":
+    def _profile_defaults(self) -> Settings:
         if self.transcriber is None:
-            self.transcriber = "captions" if self.profile == "local" else "transcribe"
+            self.transcriber = "auto" if self.profile == "local" else "transcribe"
         if self.writer is None:
             self.writer = "offline" if self.profile == "local" else "bedrock"
         return self
@@ -114,3 +158,8 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def setting_default(name: str) -> Any:
+    """A setting's default, so resource fields and settings share one default."""
+    return Settings.model_fields[name].get_default(call_default_factory=True)

@@ -114,3 +114,25 @@ def image_size(image: Path) -> tuple[int, int]:
     out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=60).stdout
     width, height = out.strip().split(",")
     return int(width), int(height)
+
+
+def make_speech_video(path: Path, text: str | None, *, silent_seconds: float = 6) -> Path:
+    """A small H.264 video whose audio is `text` spoken by espeak-ng in English, ending when the
+    speech ends; with `text` None, `silent_seconds` of silence."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    args = ["ffmpeg", "-nostdin", "-v", "error", "-y"]
+    speech = path.with_name(f"{path.stem}.speech.wav")
+    if text is None:
+        args += ["-f", "lavfi", "-i", f"anullsrc=r=16000:cl=mono:d={silent_seconds}"]
+    else:
+        subprocess.run(
+            ["espeak-ng", "-v", "en", "-s", "150", "-w", str(speech), text],
+            check=True, capture_output=True, timeout=60,
+        )
+        args += ["-i", str(speech)]
+    args += ["-f", "lavfi", "-i", f"color=c=navy:size={WIDTH}x{HEIGHT}:rate={FRAME_RATE}"]
+    args += ["-map", "1:v", "-map", "0:a", "-shortest", "-c:v", "libx264", "-preset", "ultrafast"]
+    args += ["-pix_fmt", "yuv420p", "-c:a", "aac", str(path)]
+    subprocess.run(args, check=True, capture_output=True, timeout=60)
+    speech.unlink(missing_ok=True)
+    return path

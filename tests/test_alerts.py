@@ -25,7 +25,7 @@ def demo_call(tmp_path_factory):
 def settings(tmp_path) -> Settings:
     (tmp_path / "inbox").mkdir()
     return Settings(input_uri=str(tmp_path / "inbox"), output_uri=str(tmp_path / "out"),
-                    work_uri=str(tmp_path / "work"), state_dir=str(tmp_path / "state"))
+                    store_uri=str(tmp_path / "store"), state_dir=str(tmp_path / "state"))
 
 
 def run_graph(instance, settings: Settings, partition_key: str) -> dg.ExecuteInProcessResult:

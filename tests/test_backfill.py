@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from techne_assets.backfill import submit_backfill
+from techne_assets.adapters.storage import storage_from_uri
+from techne_assets.backfill import plan_archive, submit_backfill
 from techne_assets.core.partition_keys import partition_key_for
 from techne_assets.settings import Settings
 
@@ -21,7 +22,7 @@ def archive(tmp_path) -> Settings:
     old = datetime(2023, 6, 1, tzinfo=UTC).timestamp()
     for name in ["2023/aula 01.mp4", "2023/aula [02].mov"]:
         os.utime(inbox / name, (old, old))
-    return Settings(input_uri=str(inbox), work_uri=str(tmp_path / "work"))
+    return Settings(input_uri=str(inbox), store_uri=str(tmp_path / "store"))
 
 
 def test_backfill_registers_partitions_and_submits_one_backfill(tmp_path):
@@ -34,7 +35,8 @@ def test_backfill_registers_partitions_and_submits_one_backfill(tmp_path):
     assert set(plan.partition_keys) == expected == partitions
     assert backfill is not None and backfill.status.value == "REQUESTED"
     targeted = backfill.asset_backfill_data.target_subset
-    assert {k.to_user_string() for k in targeted.asset_keys} == {"video", "transcript", "draft", "document"}
+    # Every asset of the graph (the publication step too, when it is an asset of its own).
+    assert {"video", "transcript", "draft", "document"} <= {k.to_user_string() for k in targeted.asset_keys}
     assert {p for p in targeted.get_partitions_subset(dg.AssetKey("document")).get_partition_keys()} == expected
 
 
@@ -55,11 +57,84 @@ def test_cli_prints_the_backfill_id_and_count(tmp_path):
     settings = archive(tmp_path)
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TECHNE_")}
-    env.update(DAGSTER_HOME=str(home), TECHNE_INPUT_URI=settings.input_uri, TECHNE_WORK_URI=settings.work_uri)
+    env.update(DAGSTER_HOME=str(home), TECHNE_INPUT_URI=settings.input_uri, TECHNE_STORE_URI=settings.store_uri)
     result = subprocess.run([sys.executable, "-m", "techne_assets.cli", "backfill"], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("backfill ") and result.stdout.strip().endswith("3 videos")
+    *skipped, last = result.stdout.strip().splitlines()
+    assert skipped == ["skipped vazio.mp4: empty file"]
+    assert last.startswith("backfill ") and last.endswith("3 videos")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         (backfill,) = instance.get_backfills()
     assert backfill.backfill_id in result.stdout
+
+
+def files_under(folder) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+
+
+def test_dry_run_writes_nothing_anywhere(tmp_path):
+    settings = archive(tmp_path)
+    before = files_under(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance_files = files_under(home)
+        plan = submit_backfill(settings, instance, dry_run=True)
+        assert instance.get_dynamic_partitions("videos") == [] and instance.get_backfills() == []
+    assert len(plan.partition_keys) == 3 and plan.backfill_id is None
+    assert files_under(tmp_path) == sorted(before + ["home"] + [f"home/{f}" for f in instance_files])
+
+
+def test_a_second_backfill_skips_what_the_active_one_targets_and_says_why(tmp_path):
+    settings = archive(tmp_path)
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = submit_backfill(settings, instance, prefix="2023/")
+        second = submit_backfill(settings, instance)
+        assert len(instance.get_backfills()) == 2
+    assert sorted(second.partition_keys) == ["2024/aula 03.mkv"]
+    assert sorted((s.key, s.reason) for s in second.skipped) == [
+        ("2023/aula 01.mp4", "an active backfill already targets it"),
+        ("2023/aula [02].mov", "an active backfill already targets it"),
+        ("vazio.mp4", "empty file"),
+    ]
+    assert len(first.partition_keys) == 2
+
+
+def test_videos_already_materialized_with_the_same_content_are_skipped(tmp_path):
+    settings = archive(tmp_path)
+    inbox = tmp_path / "inbox"
+    done = next(o for o in storage_from_uri(str(inbox)).list_objects() if o.key == "2024/aula 03.mkv")
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("videos", ["2024/aula 03.mkv"])
+        instance.report_runless_asset_event(dg.AssetMaterialization(
+            asset_key="video", partition="2024/aula 03.mkv",
+            metadata={"etag": done.etag, "size_bytes": done.size},
+        ))
+        unchanged = plan_archive(settings, instance)
+        (inbox / "2024/aula 03.mkv").write_bytes(b"video, new cut")
+        changed = plan_archive(settings, instance)
+    assert "2024/aula 03.mkv" not in unchanged.partition_keys
+    assert ("2024/aula 03.mkv", "already materialized with this content") in [
+        (s.key, s.reason) for s in unchanged.skipped
+    ]
+    assert "2024/aula 03.mkv" in changed.partition_keys
+
+
+def test_partitions_with_a_queued_or_running_run_are_skipped(tmp_path):
+    """The sensor already requested these: the backfill must not run them a second time."""
+
+    @dg.op
+    def noop():
+        return None
+
+    @dg.job
+    def placeholder():
+        noop()
+
+    settings = archive(tmp_path)
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.create_run_for_job(placeholder, tags={"dagster/partition": "2024/aula 03.mkv"})
+        plan = submit_backfill(settings, instance, dry_run=True)
+    assert "2024/aula 03.mkv" not in plan.partition_keys
+    assert ("2024/aula 03.mkv", "a run of it is queued or in progress") in [(s.key, s.reason) for s in plan.skipped]

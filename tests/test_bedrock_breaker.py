@@ -1,19 +1,20 @@
 """The circuit breaker's transitions (fake clock), its sharing across processes, and how an
 open circuit reaches Dagster."""
 
-from __future__ import annotations
 
 import dagster as dg
 import pytest
+from botocore.exceptions import NoCredentialsError, NoRegionError
 
 from techne_assets.adapters.bedrock import BedrockRequestError
 from techne_assets.adapters.bedrock_limiter import CircuitBreaker, CircuitOpenError, CircuitState
 from techne_assets.adapters.bedrock_state import InProcessStateStore, SqliteStateStore
 from techne_assets.defs.bedrock_resource import (
-    BEDROCK_RETRY_POLICY,
+    BedrockResource,
     bedrock_errors_to_dagster,
     retry_request_for,
 )
+from techne_assets.settings import Settings
 from techne_assets.testing.clock import FakeClock
 
 MODEL = "us.anthropic.claude-sonnet-4-20250514-v1:0"
@@ -135,36 +136,99 @@ def test_breakers_in_two_processes_share_one_circuit(tmp_path):
         other.before_call()
 
 
-def test_an_open_circuit_becomes_a_step_retry_at_the_breakers_time():
-    request = retry_request_for(CircuitOpenError("open", retry_after_seconds=200), max_retries=4)
+def test_an_open_circuit_becomes_a_step_retry_at_the_breakers_time(caplog):
+    with caplog.at_level("WARNING", logger="techne_assets.quota_waits"):
+        request = retry_request_for(CircuitOpenError("open", retry_after_seconds=200),
+                                    retry_number=1, max_retries=3, wait_seconds=300, model_id=MODEL)
     assert isinstance(request, dg.RetryRequested)
-    assert request.max_retries == 4
+    assert request.max_retries == 3
     assert 200 <= request.seconds_to_wait <= 220
+    (line,) = [record.getMessage() for record in caplog.records]
+    assert line.startswith("cota do Bedrock esgotada (circuito aberto): nova tentativa em ")
+    assert line.endswith(" s, 2/3")
 
 
-def test_errors_a_retry_cannot_fix_fail_the_step_once():
-    with pytest.raises(dg.Failure) as raised, bedrock_errors_to_dagster():
-        raise BedrockRequestError(
-            MODEL, "AccessDeniedException", "You don't have access to the model."
+def test_the_last_wait_ends_in_one_line_that_names_the_quota():
+    final = retry_request_for(CircuitOpenError("circuit open", retry_after_seconds=300),
+                              retry_number=3, max_retries=3, wait_seconds=300, model_id=MODEL)
+    assert isinstance(final, dg.Failure) and final.allow_retries is False
+    assert "cota do Bedrock esgotada" in final.description and MODEL in final.description
+    assert "TECHNE_QUOTA_WAIT_MAX_SECONDS" in final.description and "900 s" in final.description
+    assert "\n" not in final.description
+
+
+def test_the_total_quota_wait_is_bounded_by_the_setting():
+    assert BedrockResource(model_id=MODEL).quota_max_retries == 3  # 900 s / 300 s
+    assert BedrockResource(model_id=MODEL, breaker_timeout_seconds=120,
+                           quota_wait_max_seconds=600).quota_max_retries == 5
+    assert BedrockResource(model_id=MODEL, quota_wait_max_seconds=0).quota_max_retries == 1
+    # One default for the output budget: the resource's is the setting's.
+    assert BedrockResource(model_id=MODEL).max_output_tokens == Settings().bedrock_max_output_tokens
+
+
+def _materialize_raising(error: Exception, bedrock: BedrockResource) -> tuple[dg.ExecuteInProcessResult, list]:
+    attempts = []
+
+    @dg.asset
+    def draft(context: dg.AssetExecutionContext, bedrock: BedrockResource) -> int:
+        attempts.append(context.retry_number)
+        with bedrock_errors_to_dagster(context, bedrock):
+            raise error
+        return 0
+
+    return dg.materialize([draft], resources={"bedrock": bedrock}, raise_on_error=False), attempts
+
+
+def _failure_description(result: dg.ExecuteInProcessResult) -> str:
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    return failure.step_failure_data.user_failure_data.description
+
+
+@pytest.mark.parametrize(
+    ("error", "setting"),
+    [
+        (BedrockRequestError(MODEL, "AccessDeniedException", "You don't have access to the model."),
+         "TECHNE_BEDROCK_MODEL_ID"),
+        (BedrockRequestError(MODEL, "ResourceNotFoundException", "Model not found."), "TECHNE_BEDROCK_MODEL_ID"),
+        (NoRegionError(), "AWS_REGION"),
+        (NoCredentialsError(), "AWS credentials"),
+    ],
+)
+def test_configuration_errors_fail_the_step_once_naming_the_setting(error, setting):
+    result, attempts = _materialize_raising(error, BedrockResource(model_id=MODEL))
+    assert not result.success and attempts == [0]
+    description = _failure_description(result)
+    assert description.startswith(f"{setting}: ") and "\n" not in description
+
+
+def test_a_throttle_storm_waits_at_the_breakers_time_then_fails_naming_the_quota(caplog):
+    """Every attempt meets an open circuit: 3 waits (3 s of a 3 s budget), then one final line."""
+    bedrock = BedrockResource(model_id=MODEL, breaker_timeout_seconds=1, quota_wait_max_seconds=3)
+    with caplog.at_level("WARNING", logger="techne_assets.quota_waits"):
+        result, attempts = _materialize_raising(
+            CircuitOpenError("Bedrock quota exhausted; circuit open", retry_after_seconds=1), bedrock
         )
-    assert raised.value.allow_retries is False
-    assert "is the model enabled in this account" in raised.value.description
+    assert not result.success and attempts == [0, 1, 2, 3]
+    waits = [r.getMessage() for r in caplog.records if r.name == "techne_assets.quota_waits"]
+    assert [w.rsplit(" ", 1)[1] for w in waits] == ["1/3", "2/3", "3/3"]
+    description = _failure_description(result)
+    assert "cota do Bedrock esgotada" in description and "TECHNE_QUOTA_WAIT_MAX_SECONDS" in description
 
 
 def test_a_step_that_meets_an_open_circuit_is_retried_by_dagster_and_then_succeeds():
     attempts = []
 
-    @dg.asset(retry_policy=BEDROCK_RETRY_POLICY)
-    def draft() -> int:
+    @dg.asset
+    def draft(context: dg.AssetExecutionContext, bedrock: BedrockResource) -> int:
         attempts.append(1)
-        with bedrock_errors_to_dagster():
+        with bedrock_errors_to_dagster(context, bedrock):
             if len(attempts) == 1:
                 raise CircuitOpenError(
                     "Bedrock quota exhausted; circuit open, retry after 0 s", retry_after_seconds=0
                 )
         return len(attempts)
 
-    result = dg.materialize([draft])
+    result = dg.materialize([draft], resources={"bedrock": BedrockResource(model_id=MODEL)})
     assert result.success
     assert result.output_for_node("draft") == 2
     retries = [

@@ -3,7 +3,9 @@ stores it keeps them in: in-process, SQLite across processes, DynamoDB over HTTP
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from pathlib import Path
 
 import boto3
 import pytest
@@ -11,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from techne_assets.adapters.bedrock_limiter import (
+    CircuitBreaker,
     QuotaLimiter,
     QuotaWaitTimeoutError,
     ReservationTooLargeError,
@@ -246,8 +249,8 @@ def test_dynamo_store_loses_no_update_when_two_stores_race(state_table):
     item = boto3.client("dynamodb").get_item(TableName=state_table, Key={"pk": {"S": MODEL}})[
         "Item"
     ]
-    # Every write bumped the version: 50 increments plus the read above.
-    assert int(item["version"]["N"]) == 51
+    # Every write bumped the version: 50 increments; the read above wrote nothing.
+    assert int(item["version"]["N"]) == 50
 
 
 def test_limiters_on_one_dynamo_table_share_the_quota(state_table):
@@ -259,3 +262,74 @@ def test_limiters_on_one_dynamo_table_share_the_quota(state_table):
     assert other.usage().tokens == 50_000
     assert other.acquire(input_tokens=40_000, max_tokens=2_000).waited_seconds == 0
     assert other.acquire(input_tokens=10_000, max_tokens=1_000).waited_seconds == pytest.approx(61)
+
+
+def count_writes(client) -> list[str]:
+    """Names of the DynamoDB write operations the client sends (hooked into botocore's events)."""
+    writes: list[str] = []
+    for operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        client.meta.events.register(
+            f"before-call.dynamodb.{operation}", lambda model, **_: writes.append(model.name)
+        )
+    return writes
+
+
+def test_waits_and_reads_do_not_write_the_dynamo_item(state_table):
+    client = boto3.client("dynamodb")
+    writes = count_writes(client)
+    clock = FakeClock()
+    store = DynamoStateStore(state_table, client=client, clock=clock)
+    limiter = make_limiter(store, clock, requests_per_minute=2, poll_seconds=1.0)
+    breaker = CircuitBreaker(store, MODEL, clock=clock)
+    breaker.before_call()
+    limiter.acquire(input_tokens=100, max_tokens=100)
+    limiter.acquire(input_tokens=100, max_tokens=100)
+    assert writes == ["PutItem", "PutItem"]  # two admissions; the closed breaker wrote nothing
+    # The third call waits 61 s, polling every second: only its admission writes.
+    assert limiter.acquire(input_tokens=100, max_tokens=100).waited_seconds == pytest.approx(61)
+    assert writes == ["PutItem"] * 3
+    limiter.usage(), breaker.status(), store.read(MODEL)
+    breaker.record_success()  # already closed with no failures: nothing changes
+    assert writes == ["PutItem"] * 3
+
+
+def test_every_dynamo_write_pushes_the_ttl_attribute_forward(state_table):
+    clock = FakeClock()
+    store = DynamoStateStore(state_table, clock=clock, ttl_seconds=3600)
+    limiter = make_limiter(store, clock)
+    limiter.acquire(input_tokens=100, max_tokens=100)
+    first = boto3.client("dynamodb").get_item(TableName=state_table, Key={"pk": {"S": MODEL}})["Item"]
+    clock.sleep(120)
+    limiter.acquire(input_tokens=100, max_tokens=100)
+    second = boto3.client("dynamodb").get_item(TableName=state_table, Key={"pk": {"S": MODEL}})["Item"]
+    assert int(first["expires_at"]["N"]) == int(clock() - 120) + 3600
+    assert int(second["expires_at"]["N"]) == int(first["expires_at"]["N"]) + 120
+
+
+def test_the_template_expires_the_attribute_the_store_writes():
+    from techne_assets.adapters.bedrock_state import DynamoStateStore as Store  # noqa: F401
+
+    template = (Path(__file__).resolve().parents[1] / "infra" / "template.yaml").read_text()
+    table = template[template.index("  BedrockStateTable:"):]
+    table = table[: table.index("\n  # ")]
+    assert "TimeToLiveSpecification:\n        AttributeName: expires_at\n        Enabled: true" in table
+
+
+def test_a_sqlite_wait_leaves_the_file_unwritten(tmp_path):
+    clock = FakeClock()
+    store = SqliteStateStore(tmp_path / "state.sqlite3")
+    limiter = make_limiter(store, clock, requests_per_minute=1, poll_seconds=1.0)
+    limiter.acquire(input_tokens=100, max_tokens=100)
+    probe = sqlite3.connect(tmp_path / "state.sqlite3")
+    before = probe.execute("PRAGMA data_version").fetchone()[0]
+    polls: list[float] = []
+
+    def sleep_and_check(seconds: float) -> None:
+        polls.append(seconds)
+        # data_version changes when another connection commits a write.
+        assert probe.execute("PRAGMA data_version").fetchone()[0] == before
+        clock.sleep(seconds)
+
+    limiter._sleep = sleep_and_check
+    limiter.acquire(input_tokens=100, max_tokens=100)
+    assert len(polls) >= 60

@@ -131,9 +131,15 @@ def test_the_client_reads_tool_input_and_cache_usage_from_the_simulator(monkeypa
         )
     assert first.tool_input == second.tool_input == {"topics": ["outline"]}
     assert first.stop_reason == "tool_use"
-    assert (first.usage.cache_write_input_tokens, first.usage.cache_read_input_tokens) == (2_001, 0)
+    # The cached prefix is the tool's schema, the system prompt and the transcript, in the
+    # order Claude reads a request.
+    tool_config = client.build_request(
+        system="s", prompt="p", cached_prefix=transcript, max_tokens=1, tool=tool
+    )["toolConfig"]
+    prefix = estimate_tokens(json.dumps(tool_config, ensure_ascii=False)) + 2_001
+    assert (first.usage.cache_write_input_tokens, first.usage.cache_read_input_tokens) == (prefix, 0)
     assert (second.usage.cache_write_input_tokens, second.usage.cache_read_input_tokens) == (
         0,
-        2_001,
+        prefix,
     )
     assert second.usage.cost_usd < first.usage.cost_usd

@@ -29,7 +29,7 @@ def techne(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         DAGSTER_HOME=str(workdir / "dagster_home"),
         TECHNE_INPUT_URI=str(workdir / "inbox"),
         TECHNE_OUTPUT_URI=str(workdir / "output"),
-        TECHNE_WORK_URI=str(workdir / "work"),
+        TECHNE_STORE_URI=str(workdir / "store"),
         TECHNE_STATE_DIR=str(workdir / "state"),
     )
     return subprocess.run(
@@ -66,7 +66,24 @@ def test_explicit_captions_and_output_folder(workdir, demo_call):
     shutil.copy(demo_call[0], video)
     result = techne(workdir, "process", str(video), "--captions", str(demo_call[1]), "--out", str(workdir / "docs"))
     assert result.returncode == 0, result.stderr
-    assert Path(result.stdout.strip()).parent.parent == workdir / "docs"
+    document = Path(result.stdout.strip())
+    # Outside the inbox the partition is the video's whole path; the document is version 1.
+    assert document.is_file() and document.parent.name == "v1"
+    assert document.parent.parent == workdir / "docs" / "%" / str(video.resolve()).lstrip("/")
+
+
+def test_same_name_in_two_folders_outside_the_inbox_gets_two_documents(workdir, demo_call):
+    documents = []
+    for folder in ("x", "y"):
+        video = workdir / folder / "call.mp4"
+        video.parent.mkdir()
+        shutil.copy(demo_call[0], video)
+        shutil.copy(demo_call[1], video.with_suffix(".vtt"))
+        result = techne(workdir, "process", str(video))
+        assert result.returncode == 0, result.stderr
+        documents.append(Path(result.stdout.strip()))
+    assert documents[0] != documents[1]
+    assert all(document.is_file() for document in documents)
 
 
 def test_missing_file(workdir):
@@ -108,6 +125,46 @@ def test_video_without_captions_and_no_transcriber(workdir, demo_call):
     shutil.copy(demo_call[0], video)
     result = techne(workdir, "process", str(video))
     assert_one_line_error(result, "sem-legenda.mp4", "no captions", workdir)
+
+
+def test_leading_dot_video_finds_its_leading_dot_captions(workdir, demo_call):
+    video = workdir / "inbox" / ".aula.mp4"
+    shutil.copy(demo_call[0], video)
+    shutil.copy(demo_call[1], workdir / "inbox" / ".aula.vtt")
+    result = techne(workdir, "process", str(video))
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()).is_file()
+
+
+def test_captions_longer_than_the_video_stop_the_run_before_the_writer(workdir, demo_call):
+    video = workdir / "inbox" / "aula.mp4"
+    shutil.copy(demo_call[0], video)
+    captions = demo_call[1].read_text(encoding="utf-8")
+    captions += "\n\n999999:00:00.000 --> 999999:00:05.000\nOutra gravação.\n"
+    video.with_suffix(".vtt").write_text(captions, encoding="utf-8")
+    result = techne(workdir, "process", str(video))
+    assert_one_line_error(result, "transcript_within_media", "after the media", workdir)
+    assert not (workdir / "store" / "assets" / "draft").exists()
+
+
+def test_refused_output_folder_is_one_line_before_any_work(workdir, demo_call):
+    video = workdir / "inbox" / "aula.mp4"
+    shutil.copy(demo_call[0], video)
+    shutil.copy(demo_call[1], video.with_suffix(".vtt"))
+    (workdir / "docs").write_text("a file where the output folder should be")
+    result = techne(workdir, "process", str(video), "--out", str(workdir / "docs" / "out"))
+    assert_one_line_error(result, str(workdir / "docs"), "cannot write", workdir)
+    assert not (workdir / "store").exists()
+
+
+def test_audio_only_input_is_accepted(workdir, demo_call):
+    audio = workdir / "inbox" / "aula.flac"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(demo_call[0]), "-vn", str(audio)],
+                   check=True, timeout=120)
+    shutil.copy(demo_call[1], audio.with_suffix(".vtt"))
+    result = techne(workdir, "process", str(audio))
+    assert result.returncode == 0, result.stderr
+    assert "Troubleshooting" in Path(result.stdout.strip()).read_text(encoding="utf-8")
 
 
 def test_transcript_prints_normalized_json_of_each_format(workdir, demo_call, data_dir):

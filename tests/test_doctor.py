@@ -22,34 +22,30 @@ def test_local_profile_checks_programs_and_the_inbox(tmp_path):
     assert by_name(diagnose(settings))["input"].ok
 
 
+CONVERSE_REPLY = {
+    "output": {"message": {"role": "assistant", "content": [{"text": "o"}]}},
+    "stopReason": "max_tokens",
+    "usage": {"inputTokens": 8, "outputTokens": 1, "totalTokens": 9},
+    "metrics": {"latencyMs": 120},
+}
+
+
 def stubbed_factory(bedrock_ok: bool):
-    """Real clients for what moto serves over HTTP; Stubber-checked ones for Bedrock and Transcribe."""
-    bedrock = boto3.client("bedrock", region_name="us-east-1")
-    transcribe = boto3.client("transcribe", region_name="us-east-1")
-    bedrock_stub, transcribe_stub = Stubber(bedrock), Stubber(transcribe)
+    """Real clients for what moto serves over HTTP (Transcribe too); a Stubber-checked one for
+    the Bedrock runtime, which moto lacks."""
+    runtime = boto3.client("bedrock-runtime", region_name="us-east-1")
+    stub = Stubber(runtime)
+    expected = {"modelId": MODEL, "messages": [{"role": "user", "content": [{"text": "ok"}]}],
+                "inferenceConfig": {"maxTokens": 1}}
     if bedrock_ok:
-        bedrock_stub.add_response(
-            "get_inference_profile",
-            {
-                "inferenceProfileName": "US Claude Sonnet 4",
-                "inferenceProfileArn": f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/{MODEL}",
-                "models": [{"modelArn": "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-20250514-v1:0"}],
-                "inferenceProfileId": MODEL,
-                "status": "ACTIVE",
-                "type": "SYSTEM_DEFINED",
-            },
-            {"inferenceProfileIdentifier": MODEL},
-        )
+        stub.add_response("converse", CONVERSE_REPLY, expected)
     else:
-        bedrock_stub.add_client_error(
-            "get_inference_profile", "AccessDeniedException",
+        stub.add_client_error(
+            "converse", "AccessDeniedException",
             "You don't have access to the model with the specified model ID.", 403,
         )
-    transcribe_stub.add_response("list_transcription_jobs", {"TranscriptionJobSummaries": []}, {"MaxResults": 1})
-    bedrock_stub.activate()
-    transcribe_stub.activate()
-    special = {"bedrock": bedrock, "transcribe": transcribe}
-    return lambda service: special.get(service) or boto3.client(service)
+    stub.activate()
+    return lambda service: runtime if service == "bedrock-runtime" else boto3.client(service)
 
 
 def aws_settings(**overrides) -> Settings:
@@ -57,7 +53,8 @@ def aws_settings(**overrides) -> Settings:
         profile="aws",
         input_uri="s3://techne-input/",
         output_uri="s3://techne-output/",
-        work_uri="s3://techne-work/",
+        store_uri="s3://techne-work/store/",
+        scratch_uri="s3://techne-work/scratch/",
         tracking_table="techne-tracking-dev",
         notify_topic_arn="arn:aws:sns:us-east-1:123456789012:techne-dev",
     )
@@ -67,7 +64,8 @@ def aws_settings(**overrides) -> Settings:
 def test_aws_profile_reports_each_missing_resource_with_a_fix(aws_env):
     findings = by_name(diagnose(aws_settings(), client=stubbed_factory(bedrock_ok=False)))
     assert findings["credentials"].ok
-    for name in ("input", "output", "work", "tracking table", "notification topic", "bedrock model"):
+    for name in ("input", "output", "store", "scratch", "tracking table", "notification topic",
+                 "bedrock model"):
         assert not findings[name].ok, name
         assert findings[name].fix
     assert "AccessDeniedException" in findings["bedrock model"].detail

@@ -44,7 +44,10 @@ def _transcript() -> Transcript:
                 start=5025.2,
                 end=5031.0,
                 speaker="Marcos",
-                text="Troca o <nome-do-pod> pelo pod que está *reiniciando*.",
+                text=(
+                    "Troca o <nome-do-pod> pelo pod que está *reiniciando*. O runbook fica em "
+                    "https://wiki.exemplo.com.br/runbooks/deploy."
+                ),
             ),
         ],
     )
@@ -267,3 +270,89 @@ def test_appendix_has_one_line_per_segment_with_time_and_speaker():
 def test_speech_with_markup_characters_reads_as_said():
     html = MarkdownIt("commonmark").render(render_markdown(_document(), _transcript()))
     assert "Troca o &lt;nome-do-pod&gt; pelo pod que está *reiniciando*." in html
+
+
+def _rich_document(**header) -> Document:
+    return Document(
+        header=DocumentHeader(source_name="aula.mp4", writer="modelo", call_date="2025-04-03", **header),
+        topics=[
+            Topic(
+                title="Painel",
+                time_range=TimeRange(start=0, end=120),
+                description="O painel principal.",
+                key_frame="screenshots/topico-01.png",
+                key_frame_at=65.0,
+            )
+        ],
+        procedures=[
+            Procedure(
+                title="Limpeza",
+                time_range=TimeRange(start=0, end=120),
+                objective="Liberar disco.",
+                warnings=["Nunca rode isso em produção."],
+                steps=[
+                    Step(
+                        text="Roda `rm -rf /var/cache/app`.",
+                        expected_result="O disco volta a ter espaço.",
+                        caution="Comando destrutivo.",
+                        note="Comando escrito a partir das palavras ditas.",
+                    ),
+                    Step(text="Confere com `df -h`."),
+                ],
+            )
+        ],
+        questions=[
+            QuestionAnswer(question="Precisa reiniciar?", answer="Não.", asked_by="Marcos"),
+            QuestionAnswer(question="O que o df mostra?", answer="O uso do disco.", review=True),
+        ],
+        action_items=[ActionItem(text="Atualizar o runbook", owner="Ana", deadline="até sexta")],
+    )
+
+
+def test_new_step_fields_render_under_their_step():
+    markdown = render_markdown(_rich_document(), Transcript())
+    assert (
+        "1. Roda `rm -rf /var/cache/app`.\n\n"
+        "   **Resultado esperado:** O disco volta a ter espaço.\n\n"
+        "   > ⚠️ **Atenção:** Comando destrutivo.\n\n"
+        "   *Nota:* Comando escrito a partir das palavras ditas.\n\n"
+        "2. Confere com `df -h`."
+    ) in markdown
+    assert "**Avisos:**\n\n- ⚠️ Nunca rode isso em produção." in markdown
+    tokens = MarkdownIt("commonmark").parse(markdown)
+    ordered = [i for i, t in enumerate(tokens) if t.type == "ordered_list_open"]
+    closing = next(i for i, t in enumerate(tokens) if t.type == "ordered_list_close")
+    assert len(ordered) == 1
+    assert any(t.type == "blockquote_open" for t in tokens[ordered[0] : closing])
+
+
+def test_deadline_review_questions_and_key_frame():
+    markdown = render_markdown(_rich_document(), Transcript())
+    assert "- [ ] Atualizar o runbook — **Responsável:** Ana — **Prazo:** até sexta" in markdown
+    section = render_sections(_rich_document(), Transcript())[SECTION_HEADINGS[4]]
+    assert section.index("**P (Marcos):** Precisa reiniciar?") < section.index("**Perguntas para revisão**")
+    assert section.index("**Perguntas para revisão**") < section.index("**P:** O que o df mostra?")
+    assert "![Tela do tópico 2.1 em 00:01:05](screenshots/topico-01.png)" in markdown
+    assert _heading_texts(markdown, "h2") == [h.removeprefix("## ") for h in SECTION_HEADINGS]
+
+
+def test_header_names_a_foreign_language_the_date_source_and_an_audio_only_recording():
+    markdown = render_markdown(
+        _rich_document(language="en", call_date_source="recording", audio_only=True), Transcript()
+    )
+    header = markdown[: markdown.index(SECTION_HEADINGS[0])]
+    assert "- **Idioma da chamada:** en" in header
+    assert "- **Data da chamada:** 2025-04-03 (metadados da gravação)" in header
+    assert "> Gravação sem vídeo: o documento não tem capturas de tela." in header
+    pt = render_markdown(_rich_document(language="pt-BR", call_date_source="file"), Transcript())
+    assert "Idioma da chamada" not in pt
+    assert "- **Data da chamada:** 2025-04-03 (data do arquivo)" in pt
+    assert "Gravação sem vídeo" not in pt
+
+
+def test_a_screenshot_name_that_is_not_a_plain_relative_path_is_not_rendered():
+    document = _rich_document()
+    document.topics[0].key_frame = "https://evil.example/x.png"
+    document.procedures[0].steps[1].screenshot = "../../etc/passwd"
+    markdown = render_markdown(document, Transcript())
+    assert "evil.example" not in markdown and "passwd" not in markdown

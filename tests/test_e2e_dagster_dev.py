@@ -90,7 +90,7 @@ def dagster_dev(tmp_path_factory, inbox: Inbox):
         "TECHNE_PROFILE": "local",
         "TECHNE_INPUT_URI": str(inbox.inbox),
         "TECHNE_OUTPUT_URI": str(inbox.output),
-        "TECHNE_WORK_URI": str(inbox.work),
+        "TECHNE_STORE_URI": str(inbox.work),
         "TECHNE_STATE_DIR": str(inbox.state),
         "TECHNE_UI_BASE_URL": f"http://127.0.0.1:{port}",
         "AWS_CONFIG_FILE": str(cwd / "aws-config"),

@@ -86,7 +86,8 @@ def test_production_instance_config_is_valid(tmp_path, monkeypatch):
     assert config["run_retries"] == {
         "enabled": True,
         "max_retries": 2,
-        "retry_on_asset_or_op_failure": True,
+        # A step failure (bad input, configuration) is final in production as locally.
+        "retry_on_asset_or_op_failure": False,
     }
     assert config["telemetry"]["enabled"] is False
 

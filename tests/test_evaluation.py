@@ -445,3 +445,194 @@ def test_all_writers_without_aws_credentials_is_the_offline_writer_with_a_note(m
     writers, note = select_writers("all")
     assert [w.name for w in writers] == ["offline"]
     assert note and "--writer bedrock" in note
+
+
+# ---- defects a trainer would fix ----------------------------------------------------------
+
+
+def test_titles_repeated_across_topics_and_procedures_are_counted_once_per_repeat():
+    document = full_document(
+        topics=[
+            Topic(title="Replicação", time_range=TimeRange(start=0, end=9), description="a"),
+            Topic(title="replicacao", time_range=TimeRange(start=9, end=19), description="b"),
+            Topic(title="Slots órfãos", time_range=TimeRange(start=19, end=29), description="c"),
+        ]
+    )
+    # "Rollback" (the procedure) is unique once the topics no longer use it.
+    assert row_for(document, gold([point("p", "runbook")])).defects.duplicate_titles == [
+        "replicacao"
+    ]
+    assert row_for(full_document(), gold([point("p", "runbook")])).defects.duplicate_titles == [
+        "Rollback"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("term", "definition", "defined"),
+    [
+        ("rollback", "voltar para a versão anterior", True),
+        ("WAL", "O WAL é o registro sequencial das alterações. (00:04:10)", True),
+        ("permission boundary", "Chamamos de permission boundary o limite máximo da role.", True),
+        ("SLI", "SLI significa service level indicator.", True),
+        ("pool", "A connection pool is a fixed set of open connections.", True),
+        ("slot", "Termo citado em [00:00:36] (2 menções na chamada)", False),
+        ("Redis", "mentioned three times in the call", False),
+        ("slot", "Vamos listar os slots no primário agora.", False),
+        ("DIFAL", "DIFAL", False),
+        ("Kerberos", "", False),
+    ],
+)
+def test_a_glossary_entry_needs_a_defining_sentence(term, definition, defined):
+    document = full_document(glossary=[GlossaryTerm(term=term, definition=definition)])
+    row = row_for(document, gold([point("p", "runbook")]))
+    assert row.defects.undefined_glossary_terms == ([] if defined else [term])
+
+
+def test_a_question_answered_by_its_asker_is_counted():
+    questions = [
+        QuestionAnswer(question="Tá todo mundo ouvindo?", answer="Acho que sim.", asked_by="Ana", answered_by="ana"),
+        QuestionAnswer(question="Precisa reiniciar?", answer="Não.", asked_by="Ana", answered_by="Bruno"),
+        QuestionAnswer(question="E o cache?", answer="Limpa.", asked_by=None, answered_by="Bruno"),
+    ]
+    row = row_for(full_document(questions=questions), gold([point("p", "runbook")]))
+    assert row.defects.same_speaker_answers == ["Tá todo mundo ouvindo?"]
+
+
+def test_greetings_and_past_actions_are_not_commitments():
+    items = [
+        ActionItem(text="Bom dia, pessoal."),
+        ActionItem(text="Na semana passada eu já tinha rodado o inventário de chaves."),
+        ActionItem(text="Rodei o vacuum na réplica de homologação.", owner="Maria"),
+        ActionItem(text="A Carla revisa os limites até sexta.", owner="Carla"),
+        ActionItem(text="Eu abro o chamado amanhã."),
+        ActionItem(text="Atualizar o runbook de AccessDenied."),
+        ActionItem(text="Obrigada, pessoal, eu mando o link do post hoje à tarde."),
+    ]
+    row = row_for(full_document(action_items=items), gold([point("p", "runbook")]))
+    assert row.defects.non_commitment_actions == [item.text for item in items[:3]]
+
+
+def test_a_past_date_is_not_a_deadline_and_irregular_past_verbs_are_read():
+    items = [
+        ActionItem(text="Ele foi desativado na quinta-feira passada.", deadline="na quinta-feira"),
+        ActionItem(text="Fiz o teste de failover com o time de redes."),
+        ActionItem(text="O Thiago sobe a versão na quinta de manhã.", deadline="na quinta"),
+    ]
+    row = row_for(full_document(action_items=items), gold([point("p", "runbook")]))
+    assert row.defects.non_commitment_actions == [items[0].text, items[1].text]
+
+
+def test_english_past_actions_are_read_with_the_english_lists():
+    items = [
+        ActionItem(text="Updated the Redis credentials."),
+        ActionItem(text="Tom moves the export buffer to S3 by Thursday.", owner="Tom"),
+        ActionItem(text="Thanks everyone."),
+        ActionItem(text="Ran the backfill last night."),
+        ActionItem(text="Set up the evicted_keys alert by Friday."),
+    ]
+    document = full_document(
+        header=DocumentHeader(source_name="call.vtt", writer="test", language="en"),
+        action_items=items,
+    )
+    row = row_for(document, gold([point("p", "runbook")]))
+    assert row.defects.non_commitment_actions == [items[0].text, items[2].text, items[3].text]
+
+
+def test_a_step_that_is_a_warning_is_counted():
+    steps = [
+        Step(text="Rode `helm rollback api 7 -n prod`.", at=5),
+        Step(text="Nunca rode `kubectl delete namespace prod` em produção.", at=10),
+    ]
+    procedure = Procedure(
+        title="Rollback", time_range=TimeRange(start=0, end=40), objective="Voltar.", steps=steps
+    )
+    row = row_for(full_document(procedures=[procedure]), gold([point("p", "runbook")]))
+    assert row.defects.warning_steps == [steps[1].text]
+
+
+def test_the_table_shows_each_defect_count_and_their_mean():
+    rows = [
+        _row("a", "offline", 1.0, defects={"duplicate_titles": ["x", "y"], "warning_steps": ["z"]}),
+        _row("b", "offline", 1.0),
+    ]
+    lines = format_markdown_table(rows).splitlines()
+    header = [c.strip() for c in lines[2].strip("|").split("|")]
+    by_call = {
+        cells[0]: dict(zip(header, cells, strict=True))
+        for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines[4:])
+    }
+    assert by_call["a"]["dup. titles"] == "2" and by_call["a"]["warning steps"] == "1"
+    assert by_call["**mean**"]["dup. titles"] == "1.0"
+    assert by_call["b"]["undefined terms"] == "0"
+
+
+# ---- the development set -------------------------------------------------------------------
+
+
+DEV_DIR = Path(__file__).parent / "data" / "dev"
+DEV_CASES = load_gold_set(DEV_DIR)
+
+
+def test_the_dev_set_has_nine_varied_calls_in_every_input_format():
+    assert len(DEV_CASES) >= 8
+    suffixes = {case.transcript_path.suffix for case in DEV_CASES}
+    assert suffixes == {".vtt", ".srt", ".json"}
+    texts = [case.transcript_path.read_text(encoding="utf-8") for case in DEV_CASES]
+    assert any("<v " in text for text in texts)
+    assert any(re.search(r"^[a-z][\w.-]+(?: \(@\w+\))?: ", t, re.MULTILINE) for t in texts)
+    durations = sorted(case.gold.duration_minutes for case in DEV_CASES)
+    assert durations[0] >= 5 and durations[-1] >= 45 and durations[-1] <= 60
+    languages = {load_transcript(case.transcript_path).language for case in DEV_CASES}
+    assert "pt-BR" in languages
+
+
+@pytest.mark.parametrize("case", DEV_CASES, ids=lambda case: case.name)
+def test_a_dev_call_is_timed_like_speech_and_names_its_speakers(case):
+    transcript = load_transcript(case.transcript_path)
+    assert case.gold.duration_minutes == pytest.approx(transcript.spoken_end / 60, abs=0.1)
+    spoken_minutes = sum(s.end - s.start for s in transcript.segments) / 60
+    assert 130 <= transcript.word_count / spoken_minutes <= 170
+    if case.name.startswith("palestra-"):
+        assert transcript.speakers == []  # a lecture recording names no one
+    else:
+        assert 2 <= len(transcript.speakers) <= 5
+        assert all(segment.speaker for segment in transcript.segments)
+
+
+@pytest.mark.parametrize("case", DEV_CASES, ids=lambda case: case.name)
+def test_the_dev_gold_strings_are_said_or_spoken_in_their_call(case):
+    """Every must_include string and command is in the call as said, or as its written form."""
+    from techne_assets.core.spoken_forms import normalize_spoken
+
+    transcript = load_transcript(case.transcript_path)
+    said = normalize(transcript.text)
+    written = normalize(" ".join(normalize_spoken(s.text) for s in transcript.segments))
+    expected = (
+        [s for p in case.gold.key_points for s in p.must_include]
+        + case.gold.commands
+        + case.gold.urls
+    )
+    missing = [s for s in expected if not (contains_phrase(said, s) or contains_phrase(written, s))]
+    assert missing == []
+    points = case.gold.key_points
+    assert 10 <= len(points) <= 20 and len({p.id for p in points}) == len(points)
+    assert len({p.section for p in points}) >= 5
+
+
+def test_techne_eval_evaluates_both_sets_by_default(tmp_path, capsys, monkeypatch):
+    small = tmp_path / "small"
+    small.mkdir()
+    for case in (GOLD_CASES[0], DEV_CASES[0]):
+        for path in (case.transcript_path, case.transcript_path.with_name(f"{case.name}.gold.json")):
+            (small / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(
+        evaluation_runner,
+        "EVALUATION_SETS",
+        {"gold": GOLD_DIR, "dev": small},
+    )
+    assert main(["eval", "--set", "dev", "--writer", "offline"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("## Set: dev") and "## Set: gold" not in printed
+    assert "undefined terms" in printed
+    rows = [line.split("|")[1].strip() for line in printed.splitlines() if line.startswith("| ")]
+    assert rows[1:] == sorted([GOLD_CASES[0].name, DEV_CASES[0].name]) + ["**mean**"]

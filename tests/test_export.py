@@ -180,3 +180,74 @@ def test_exported_page_renders_in_a_phone_sized_browser(page, tmp_path):
         shot = tab.screenshot(tmp_path / "documento.png")
         assert shot.read_bytes().startswith(b"\x89PNG")
         assert tab.console_errors == []
+
+
+def test_html_shows_each_items_evidence_in_a_collapsible_block(document, call, images):
+    from techne_assets.adapters.export import document_to_html
+    from techne_assets.core.transcript import format_timestamp, segment_id
+
+    evidenced = document.model_copy(deep=True)
+    items = [
+        *evidenced.topics,
+        *evidenced.procedures,
+        *evidenced.troubleshooting,
+        *evidenced.questions,
+        *evidenced.action_items,
+        *evidenced.references,
+        *evidenced.glossary,
+        *(step for p in evidenced.procedures for step in p.steps),
+    ]
+    for item in items:
+        item.evidence = []
+    evidenced.header.video_url = "https://videos.exemplo.com.br/suporte-pagamentos.mp4"
+    evidenced.topics[0].evidence = [segment_id(0), segment_id(1)]
+    evidenced.procedures[0].steps[0].evidence = [segment_id(2), "s9999"]
+    page = document_to_html(evidenced, call, images, TITLE)
+    blocks = re.findall(r'<details class="evidence">(.*?)</details>', page, re.S)
+    assert len(blocks) == 2
+    video = evidenced.header.video_url
+    first = call.segments[0]
+    assert "Evidência (2 trechos)" in blocks[0]
+    assert (
+        f'<a href="{video}#t={int(first.start)}">[{format_timestamp(first.start)}]</a>' in blocks[0]
+    )
+    assert " ".join(first.text.split())[:30] in blocks[0].replace("&quot;", '"').replace(
+        "&#x27;", "'"
+    )
+    # An id the transcript does not have is left out.
+    assert "Evidência (1 trecho)" in blocks[1] and blocks[1].count("<li>") == 1
+    assert "⟦" not in page
+    # The block sits inside the step it belongs to.
+    step_list = page[page.index("<ol>") : page.index("</ol>")]
+    assert '<details class="evidence">' in step_list
+    # Markdown and DOCX carry no evidence marks.
+    assert "⟦" not in render_markdown(evidenced, call)
+
+
+def test_docx_carries_the_new_fields(document, call, images):
+    from techne_assets.core.document import ActionItem, QuestionAnswer
+
+    rich = document.model_copy(deep=True)
+    step = rich.procedures[0].steps[0]
+    step.expected_result = "Os pods voltam a Running."
+    step.caution = "Comando destrutivo: confira o namespace."
+    step.note = "Comando escrito a partir das palavras ditas."
+    rich.procedures[0].warnings = ["Nunca rode isso em produção."]
+    rich.action_items = [ActionItem(text="Atualizar o runbook", owner="Ana", deadline="até sexta")]
+    rich.questions.append(
+        QuestionAnswer(question="O que é um pod?", answer="A menor unidade.", review=True)
+    )
+    rich.topics[0].key_frame = "screenshots/topico-01.png"
+    word = _reopen(
+        document_to_docx(rich, call, {**images, "screenshots/topico-01.png": images[SCREENSHOT]})
+    )
+    texts = [p.text for p in word.paragraphs]
+    assert "Resultado esperado: Os pods voltam a Running." in texts
+    assert any(t.endswith("Atenção: Comando destrutivo: confira o namespace.") for t in texts)
+    assert "Nota: Comando escrito a partir das palavras ditas." in texts
+    assert "⚠️ Nunca rode isso em produção." in texts
+    assert any("Prazo: até sexta" in t for t in texts)
+    assert "Perguntas para revisão" in texts
+    assert len(word.inline_shapes) == 2
+    quotes = [p for p in word.paragraphs if "Atenção:" in p.text]
+    assert quotes and quotes[0].style.name == "Quote"

@@ -186,7 +186,15 @@ def test_remove_unsupported_drops_invented_items_and_reports_them():
         "helm rollback cobranca 3",
     }
     assert cleaned.topics[0].key_points == ["Config em `/etc/nginx/conf.d/cobranca.conf`."]
-    assert [s.text for s in cleaned.procedures[0].steps] == ["Roda `./scripts/rollback.sh`."]
+    # A step is never dropped: its unsupported span gives way to the omission note, and it says so.
+    steps = cleaned.procedures[0].steps
+    assert [s.text for s in steps] == [
+        "Roda `./scripts/rollback.sh`.",
+        "Roda (trecho técnico omitido: não consta na transcrição).",
+    ]
+    assert steps[0].note is None
+    assert steps[1].note == "Trecho técnico omitido: não consta na transcrição."
+    assert steps[1].at == 75.0
     assert cleaned.procedures[0].steps[0].screenshot == "screenshots/passo-01.png"
     assert [r.text for r in cleaned.references] == ["Documentação"]
     assert "kubectl get pods -n cobranca" in cleaned.executive_summary[0]
@@ -195,3 +203,55 @@ def test_remove_unsupported_drops_invented_items_and_reports_them():
     assert check_grounding(render_markdown(cleaned, transcript), transcript).unsupported == []
     # The input is left as it was.
     assert len(document.procedures[0].steps) == 2
+
+
+def _spoken_transcript() -> Transcript:
+    lines = [
+        "Agora roda ls traço la barra etc barra nginx pra ver os arquivos.",
+        "A documentação tá em h t t p s dois pontos barra barra docs ponto exemplo ponto com barra nginx.",
+        "Depois kubectl traço n cobranca get pods traço o wide.",
+    ]
+    return Transcript(
+        segments=[Segment(start=10.0 * i, end=10.0 * i + 8, text=t) for i, t in enumerate(lines)]
+    )
+
+
+def test_a_command_spoken_in_words_supports_its_written_form_and_says_so():
+    transcript = _spoken_transcript()
+    report = check_grounding(
+        "Rode `ls -la /etc/nginx` e veja https://docs.exemplo.com/nginx. Também `etc`.", transcript
+    )
+    assert report.unsupported == []
+    matched = {span.text: span.matched for span in report.supported}
+    assert matched["ls -la /etc/nginx"] == "normalized"
+    assert matched["https://docs.exemplo.com/nginx"] == "normalized"
+    literal = check_grounding("Roda `kubectl`.", transcript).supported
+    assert [(s.text, s.matched) for s in literal] == [("kubectl", "literal")]
+
+
+def test_an_unsupported_span_in_a_step_is_replaced_by_the_words_said():
+    transcript = _spoken_transcript()
+    document = Document(
+        header=DocumentHeader(source_name="c.mp4", writer="modelo"),
+        procedures=[
+            Procedure(
+                title="Pods",
+                time_range=TimeRange(start=0, end=30),
+                objective="Ver os pods.",
+                steps=[
+                    Step(text="Rode `ls -la /etc/nginx`.", at=1.0),
+                    # The model wrote a flag that was not said: traced back to the spoken command.
+                    Step(text="Rode `kubectl -n cobranca get pods -o yaml`.", at=20.0, note="Visto na tela."),
+                ],
+            )
+        ],
+    )
+    cleaned, removed = remove_unsupported(document, transcript)
+    assert removed == ["kubectl -n cobranca get pods -o yaml"]
+    first, second = cleaned.procedures[0].steps
+    assert first.text == "Rode `ls -la /etc/nginx`." and first.note is None
+    assert second.text == "Rode «kubectl traço n cobranca get pods traço o wide»."
+    assert second.note == (
+        "Visto na tela. Trecho técnico sem correspondência exata na transcrição: mantidas as palavras ditas."
+    )
+    assert check_grounding(render_markdown(cleaned, transcript), transcript).unsupported == []

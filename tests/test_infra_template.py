@@ -293,7 +293,8 @@ def test_stack_creates_in_moto(aws_env, case):
     assert env["TECHNE_PROFILE"] == "aws"
     assert env["TECHNE_INPUT_URI"] == f"s3://{outputs['InputBucket']}/"
     assert env["TECHNE_OUTPUT_URI"] == f"s3://{outputs['OutputBucket']}/"
-    assert env["TECHNE_WORK_URI"] == f"s3://{outputs['WorkBucket']}/"
+    assert env["TECHNE_STORE_URI"] == f"s3://{outputs['WorkBucket']}/store/"
+    assert env["TECHNE_SCRATCH_URI"] == f"s3://{outputs['WorkBucket']}/scratch/"
     assert env["TECHNE_TRACKING_TABLE"] == outputs["TrackingTable"]
     assert env["TECHNE_BEDROCK_STATE_TABLE"] == outputs["BedrockStateTable"]
     assert env["TECHNE_NOTIFY_TOPIC_ARN"] == outputs["NotificationTopic"]
@@ -424,10 +425,12 @@ def test_buckets_are_protected(resources):
         ]["SSEAlgorithm"] in ("AES256", "aws:kms")
         name = props["BucketName"]["Fn::Sub"]
         assert "${Environment}" in name and "${AWS::AccountId}" in name
-    for bucket in ("InputBucket", "OutputBucket"):
+    for bucket in ("InputBucket", "OutputBucket", "WorkBucket"):
         assert _props(resources, bucket)["VersioningConfiguration"] == {"Status": "Enabled"}
+    # Only scratch expires: the asset store (asset values, model replies) is never expired.
     work_rules = _props(resources, "WorkBucket")["LifecycleConfiguration"]["Rules"]
-    assert any(r.get("ExpirationInDays") == 7 and "Prefix" not in r for r in work_rules)
+    expiring = [r for r in work_rules if "ExpirationInDays" in r]
+    assert [(r["Prefix"], r["ExpirationInDays"]) for r in expiring] == [("scratch/", 7)]
     queues = _props(resources, "InputBucket")["NotificationConfiguration"]["QueueConfigurations"]
     assert queues == [
         {"Event": "s3:ObjectCreated:*", "Queue": {"Fn::GetAtt": ["EventsQueue", "Arn"]}}
@@ -493,6 +496,15 @@ def _statements(role: dict) -> list[dict]:
     return out
 
 
+def test_publication_may_delete_old_versions_but_nothing_may_delete_the_asset_store(resources):
+    statements = _props(resources, "AppDataPolicy")["PolicyDocument"]["Statement"]
+    deletes = [s for s in statements if "s3:DeleteObject" in json.dumps(s["Action"])]
+    resources_text = json.dumps([s["Resource"] for s in deletes])
+    assert "${OutputBucket.Arn}/*" in resources_text
+    assert "${WorkBucket.Arn}/scratch/*" in resources_text
+    assert "${WorkBucket.Arn}/*" not in resources_text and "store/" not in resources_text
+
+
 def test_iam_is_least_privilege(resources):
     everything = json.dumps({k: v for k, v in resources.items() if v["Type"].startswith("AWS::IAM")})
     assert '"Action": "*"' not in everything and '"*:*"' not in everything
@@ -532,7 +544,8 @@ def test_containers_carry_the_settings_the_code_reads(resources):
 
     fields = set(Settings.model_fields)
     required = {
-        "TECHNE_PROFILE", "TECHNE_INPUT_URI", "TECHNE_OUTPUT_URI", "TECHNE_WORK_URI",
+        "TECHNE_PROFILE", "TECHNE_INPUT_URI", "TECHNE_OUTPUT_URI", "TECHNE_STORE_URI",
+        "TECHNE_SCRATCH_URI",
         "TECHNE_TRACKING_TABLE", "TECHNE_NOTIFY_TOPIC_ARN", "TECHNE_BEDROCK_MODEL_ID",
         "TECHNE_BEDROCK_REQUESTS_PER_MINUTE", "TECHNE_BEDROCK_TOKENS_PER_MINUTE",
         "TECHNE_BEDROCK_STATE_TABLE", "TECHNE_SQS_QUEUE_URL", "TECHNE_SENSOR_MODE",

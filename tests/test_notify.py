@@ -8,7 +8,7 @@ import boto3
 import pytest
 from pydantic import ValidationError
 
-from techne_assets.adapters.notify import LogFileNotifier, SnsNotifier, notifier_from_settings
+from techne_assets.adapters.notify import LogFileNotifier, SnsNotifier
 from techne_assets.core.errors import InputError
 from techne_assets.core.notifications import (
     SUBJECT_MAX_LENGTH,
@@ -18,7 +18,7 @@ from techne_assets.core.notifications import (
     failed_notification,
     format_duration,
 )
-from techne_assets.settings import Settings
+from techne_assets.defs.resources import NotifierResource
 
 FILE = "Treinamento Configuração 01.mp4"
 RUN_URL = "http://localhost:3000/runs/4f1c"
@@ -158,14 +158,16 @@ def test_sns_notifier_delivers_subject_body_and_attributes(aws_env):
     assert attributes["execution_id"] == {"Type": "String", "Value": "4f1c"}
 
 
-def test_notifier_from_settings(tmp_path):
-    local = notifier_from_settings(Settings(state_dir=str(tmp_path / "state")))
+def test_notifier_resource_builds_the_profile_notifier_once(tmp_path):
+    resource = NotifierResource(state_dir=str(tmp_path / "state"))
+    local = resource.get()
+    assert resource.get() is local
     assert isinstance(local, LogFileNotifier)
     assert local.path == tmp_path / "state" / "notifications.log"
 
     topic = "arn:aws:sns:us-east-1:123456789012:techne"
-    aws = notifier_from_settings(Settings(profile="aws", notify_topic_arn=topic))
+    aws = NotifierResource(profile="aws", topic_arn=topic).get()
     assert isinstance(aws, SnsNotifier) and aws.topic_arn == topic
 
     with pytest.raises(InputError, match="TECHNE_NOTIFY_TOPIC_ARN"):
-        notifier_from_settings(Settings(profile="aws"))
+        NotifierResource(profile="aws").get()

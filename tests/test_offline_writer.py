@@ -14,6 +14,7 @@ from techne_assets.core.document import (
     render_markdown,
 )
 from techne_assets.core.grounding import check_grounding
+from techne_assets.core.spoken_forms import normalize_spoken
 from techne_assets.core.transcript import Segment, Transcript
 from techne_assets.core.writing.base import WritingContext
 from techne_assets.core.writing.offline import OfflineWriter
@@ -96,7 +97,8 @@ def test_the_recovery_procedure_is_numbered_steps_with_real_times(draft, call):
 
 
 def test_troubleshooting_has_symptoms_cause_and_solution_from_the_call(draft, call):
-    spoken = " ".join(s.text for s in call.segments)
+    # Sentences are the call's, with spoken technical forms written ("oitenta por cento" → "80%").
+    spoken = " ".join(normalize_spoken(s.text) for s in call.segments)
     problems = draft.document.troubleshooting
     wal = next(p for p in problems if "replication slot" in p.root_cause)
     assert any("pg_wal" in s for s in wal.symptoms)

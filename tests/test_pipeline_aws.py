@@ -200,7 +200,8 @@ def settings(world, tmp_path) -> Settings:
         profile="aws",
         input_uri=f"s3://{INPUT_BUCKET}/",
         output_uri=f"s3://{OUTPUT_BUCKET}/documentos/",
-        work_uri=f"s3://{WORK_BUCKET}/{WORK_PREFIX}/",
+        store_uri=f"s3://{WORK_BUCKET}/store/",
+        scratch_uri=f"s3://{WORK_BUCKET}/{WORK_PREFIX}/",
         state_dir=str(tmp_path / "state"),
         tracking_table=TRACKING_TABLE,
         notify_topic_arn=world.topic_arn,
@@ -288,7 +289,7 @@ def test_process_video_on_the_aws_profile(world, settings, transcribe, monkeypat
         requests_per_minute=1_000,
         tokens_per_minute=10_000_000,
         time_scale=0.02,
-        responder=CannedAnswers(transcript),
+        responder=CannedAnswers(),
     )
     with simulator, dg.DagsterInstance.ephemeral() as instance:
         monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", simulator.endpoint_url)
@@ -303,7 +304,7 @@ def test_process_video_on_the_aws_profile(world, settings, transcribe, monkeypat
             ).records
         ]
     assert run.tags["techne/launched_by"] == "cli"
-    assert len(evaluations) == 8
+    assert len(evaluations) == 11  # every transcript and document check, document_evidenced included
     assert [(e.check_name, e.description) for e in evaluations if not e.passed] == []
     transcribe.assert_no_pending_responses()
 
@@ -341,10 +342,12 @@ def test_process_video_on_the_aws_profile(world, settings, transcribe, monkeypat
     assert f"{WORK_PREFIX}/{audio_key}" in work_keys
     assert world.read(WORK_BUCKET, f"{WORK_PREFIX}/{audio_key}")[:4] == b"fLaC"
 
-    # Bedrock: one extraction per chunk, then merge, write and review; the transcript prefix is
-    # written to the prompt cache by the first call and read from it by every later one.
-    assert len(calls) == len(chunks) + 3
-    first, *later = sorted(calls, key=lambda call: call.admitted_at)
+    # Bedrock: one extraction per chunk, then merge, four section groups and the review; the
+    # extractions share one prefix (tool, system, call context): the first admitted writes it
+    # to the prompt cache and every other one reads it.
+    assert len(calls) == len(chunks) + 6
+    extractions = sorted((c for c in calls if c.tool_name == "registrar_extracao"), key=lambda c: c.admitted_at)
+    first, *later = extractions
     assert first.cache_write_input_tokens > 1024 and first.cache_read_input_tokens == 0
     assert all(call.cache_read_input_tokens == first.cache_write_input_tokens for call in later)
     assert all(call.cache_write_input_tokens == 0 for call in later)

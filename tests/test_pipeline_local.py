@@ -14,8 +14,8 @@ from docx import Document as DocxDocument
 from techne_assets.adapters.demo import record_demo
 from techne_assets.core.document import SECTION_HEADINGS, TITLE
 from techne_assets.core.partition_keys import partition_key_for
-from techne_assets.defs.resources import build_resources
 from techne_assets.definitions import defs as load_defs
+from techne_assets.defs.resources import build_resources
 from techne_assets.pipeline import process_video
 from techne_assets.settings import Settings
 
@@ -30,7 +30,7 @@ def local_settings(tmp_path) -> Settings:
     return Settings(
         input_uri=str(tmp_path / "inbox"),
         output_uri=str(tmp_path / "output"),
-        work_uri=str(tmp_path / "work"),
+        store_uri=str(tmp_path / "store"),
         state_dir=str(tmp_path / "state"),
     )
 
@@ -46,9 +46,11 @@ def copy_demo(demo_call, settings: Settings, name: str = "treinamento k8s.mp4") 
 
 def test_definitions_load_the_graph_checks_sensors_and_job():
     definitions = load_defs()
-    assert {a.key.to_user_string() for a in definitions.assets} == {"video", "transcript", "draft", "document"}
+    assert {a.key.to_user_string() for a in definitions.assets} == {
+        "video", "transcript", "draft", "document", "published_document"}
     graph = definitions.resolve_asset_graph()
     assert graph.get(dg.AssetKey("document")).parent_keys >= {dg.AssetKey("draft"), dg.AssetKey("transcript")}
+    assert graph.get(dg.AssetKey("published_document")).parent_keys == {dg.AssetKey("document")}
     assert graph.get(dg.AssetKey("draft")).parent_keys == {dg.AssetKey("video"), dg.AssetKey("transcript")}
     check_names = {key.name for checks in definitions.asset_checks for key in checks.check_keys}
     assert {"transcript_not_empty", "transcript_covers_media", "document_grounded"} <= check_names
@@ -76,14 +78,14 @@ def test_whole_graph_materializes_with_every_check_passing(demo_call, local_sett
             m.asset_key.to_user_string(): m for m in result.get_asset_materialization_events()
         }
     assert result.success
-    assert set(materializations) == {"video", "transcript", "draft", "document"}
+    assert set(materializations) == {"video", "transcript", "draft", "document", "published_document"}
     failed = [(e.check_name, e.description) for e in evaluations if not e.passed]
     assert failed == []
-    assert len(evaluations) == 8
+    assert len(evaluations) == 11  # every transcript and document check, document_evidenced included
 
-    document_meta = materializations["document"].materialization.metadata
+    document_meta = materializations["published_document"].materialization.metadata
     markdown_path = Path(document_meta["document_md"].value)
-    assert markdown_path.parent == Path(local_settings.output_uri) / partition_key
+    assert Path(local_settings.output_uri) / partition_key in markdown_path.parents
     markdown = markdown_path.read_text(encoding="utf-8")
     assert markdown.startswith(f"# {TITLE}")
     positions = [markdown.index(heading) for heading in SECTION_HEADINGS]
@@ -127,8 +129,9 @@ def test_dg_lists_the_definitions(tmp_path):
     assert listed.returncode == 0, listed.stderr
     defs = json.loads(listed.stdout)
     assets = {a["asset_key"]: a for a in defs["assets"]}
-    assert set(assets) == {"video", "transcript", "draft", "document"}
+    assert set(assets) == {"video", "transcript", "draft", "document", "published_document"}
     assert set(assets["document"]["dependency_keys"]) == {"video", "transcript", "draft"}
+    assert set(assets["published_document"]["dependency_keys"]) == {"document"}
     assert {"process_video"} == {j["name"] for j in defs["jobs"]}
     assert {"inbox_sensor", "run_failed_sensor"} <= {s["name"] for s in defs["sensors"]}
 

@@ -11,15 +11,22 @@ from techne_assets.settings import Settings
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
 
+def _variable(name: str, field) -> str:
+    """The environment variable of a setting: TECHNE_<NAME>, or its alias (AWS_REGION)."""
+    alias = field.validation_alias
+    return alias.choices[0] if alias is not None else f"TECHNE_{name.upper()}"
+
+
 def test_every_setting_is_documented_in_the_readme():
-    documented = set(re.findall(r"`(TECHNE_[A-Z0-9_]+)`", README))
-    expected = {f"TECHNE_{name.upper()}" for name in Settings.model_fields}
+    documented = set(re.findall(r"`((?:TECHNE|AWS)_[A-Z0-9_]+)`", README))
+    expected = {_variable(name, field) for name, field in Settings.model_fields.items()}
     assert expected - documented == set()
-    assert documented - expected == set(), "README documents settings that do not exist"
+    techne = {v for v in documented if v.startswith("TECHNE_")}
+    assert techne - expected == set(), "README documents settings that do not exist"
 
 
 def test_profiles_choose_their_transcriber_and_writer(monkeypatch):
-    assert (Settings().transcriber, Settings().writer) == ("captions", "offline")
+    assert (Settings().transcriber, Settings().writer) == ("auto", "offline")
     monkeypatch.setenv("TECHNE_PROFILE", "aws")
     assert (Settings().transcriber, Settings().writer) == ("transcribe", "bedrock")
     monkeypatch.setenv("TECHNE_WRITER", "offline")

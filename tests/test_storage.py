@@ -14,7 +14,6 @@ import pytest
 
 from techne_assets.adapters import storage as storage_module
 from techne_assets.adapters.storage import (
-    MANIFEST_NAME,
     LocalStorage,
     S3Storage,
     storage_from_uri,
@@ -147,67 +146,6 @@ def test_media_url_serves_byte_ranges_of_an_accented_key(storage):
             assert response.read() == payload[1000:1100]
 
 
-def test_publish_writes_a_manifest_and_replaces_the_previous_version(storage, tmp_path):
-    frame = tmp_path / "frame.jpg"
-    frame.write_bytes(b"\xff\xd8 jpeg")
-    uris = storage.publish(
-        "videos/call-01",
-        {
-            "document.md": b"# Documento v1",
-            "images/f1.jpg": frame,
-            "old.html": b"<p>v1</p>",
-        },
-    )
-    assert set(uris) == {"document.md", "images/f1.jpg", "old.html"}
-    assert uris["document.md"] == storage.uri("videos/call-01/document.md")
-    manifest = storage.read_manifest("videos/call-01")
-    assert manifest is not None
-    assert manifest.files["images/f1.jpg"].sha256 == hashlib.sha256(b"\xff\xd8 jpeg").hexdigest()
-    assert manifest.files["document.md"].content_type == "text/markdown"
-    assert manifest.files["old.html"].size == len(b"<p>v1</p>")
-
-    storage.publish(
-        "videos/call-01",
-        {"document.md": b"# Documento v2", "images/f1.jpg": frame},
-        content_types={"document.md": "text/markdown; charset=utf-8"},
-    )
-    assert storage.read_bytes("videos/call-01/document.md") == b"# Documento v2"
-    assert sorted(storage.read_manifest("videos/call-01").files) == ["document.md", "images/f1.jpg"]
-    assert (
-        storage.read_manifest("videos/call-01").files["document.md"].content_type.endswith("utf-8")
-    )
-    assert [obj.key for obj in storage.list_objects("videos/")] == [
-        "videos/call-01/document.md",
-        "videos/call-01/images/f1.jpg",
-        f"videos/call-01/{MANIFEST_NAME}",
-    ]
-    assert storage.read_manifest("videos/never-published") is None
-
-
-def test_publish_refuses_names_that_escape_or_clash_with_the_manifest(storage):
-    with pytest.raises(ValueError):
-        storage.publish("videos/x", {"../evil.md": b"x"})
-    with pytest.raises(ValueError):
-        storage.publish("videos/x", {MANIFEST_NAME: b"{}"})
-    assert storage.read_manifest("videos/x") is None
-
-
-def test_failed_publish_keeps_the_previous_version(storage, tmp_path):
-    storage.publish("videos/call-02", {"document.md": b"v1", "b.txt": b"v1"})
-    before = storage.read_manifest("videos/call-02")
-
-    with pytest.raises(FileNotFoundError):
-        storage.publish("videos/call-02", {"document.md": b"v2", "b.txt": tmp_path / "missing.png"})
-
-    assert storage.read_manifest("videos/call-02") == before
-    assert storage.read_bytes("videos/call-02/document.md") == b"v1"
-    assert [obj.key for obj in storage.list_objects("videos/")] == [
-        "videos/call-02/b.txt",
-        "videos/call-02/document.md",
-        f"videos/call-02/{MANIFEST_NAME}",
-    ]
-
-
 # --- the folder -----------------------------------------------------------------------------
 
 
@@ -274,57 +212,6 @@ def test_local_missing_input_folder_is_an_input_error_and_is_not_created(tmp_pat
         list(storage.list_objects())
     assert "no such folder" in str(error.value)
     assert not (tmp_path / "no-inbox").exists()
-
-
-def test_local_failed_first_publish_leaves_no_folder_and_no_staging(tmp_path):
-    storage = LocalStorage(tmp_path / "out")
-    with pytest.raises(FileNotFoundError):
-        storage.publish("videos/call-03", {"document.md": b"v1", "f.png": tmp_path / "missing.png"})
-
-    assert not (tmp_path / "out" / "videos" / "call-03").exists()
-    assert os.listdir(tmp_path / "out" / "videos") == []
-
-
-def test_local_failed_republish_leaves_previous_folder_intact_and_no_staging(tmp_path):
-    storage = LocalStorage(tmp_path / "out")
-    storage.publish("videos/call-04", {"document.md": b"v1", "images/a.png": b"png1"})
-    folder = tmp_path / "out" / "videos" / "call-04"
-    before = sorted(
-        (str(p.relative_to(folder)), p.read_bytes()) for p in folder.rglob("*") if p.is_file()
-    )
-
-    with pytest.raises(FileNotFoundError):
-        storage.publish(
-            "videos/call-04", {"document.md": b"v2", "images/a.png": tmp_path / "gone.png"}
-        )
-
-    after = sorted(
-        (str(p.relative_to(folder)), p.read_bytes()) for p in folder.rglob("*") if p.is_file()
-    )
-    assert after == before
-    assert os.listdir(tmp_path / "out" / "videos") == ["call-04"]
-
-
-def test_local_publish_stages_beside_the_target_and_swaps_it_in(tmp_path, monkeypatch):
-    storage = LocalStorage(tmp_path / "out")
-    storage.publish("videos/call-05", {"document.md": b"v1"})
-    renames: list[tuple[str, str]] = []
-    real_rename = os.rename
-
-    def recording_rename(source, destination):
-        # At the moment of each rename the target folder is either the old one or absent.
-        target = tmp_path / "out" / "videos" / "call-05" / "document.md"
-        assert not target.exists() or target.read_bytes() == b"v1"
-        renames.append((Path(source).name, Path(destination).name))
-        real_rename(source, destination)
-
-    monkeypatch.setattr(storage_module.os, "rename", recording_rename)
-    storage.publish("videos/call-05", {"document.md": b"v2"})
-
-    assert [destination for _, destination in renames][-1] == "call-05"
-    assert renames[-1][0].startswith(".call-05.publishing-")
-    assert (tmp_path / "out" / "videos" / "call-05" / "document.md").read_bytes() == b"v2"
-    assert os.listdir(tmp_path / "out" / "videos") == ["call-05"]
 
 
 def test_local_write_is_atomic_and_leaves_no_temporary_file(tmp_path):
@@ -395,48 +282,6 @@ def test_s3_upload_file_goes_multipart_for_big_files(s3_bucket, tmp_path):
     assert info.size == 12 * MB
     head = boto3.client("s3").head_object(Bucket=s3_bucket, Key="uploads/twelve.mp4")
     assert head["ContentType"] == "video/mp4"
-
-
-def test_s3_publish_writes_the_manifest_last(s3_bucket, tmp_path):
-    storage = S3Storage(s3_bucket, "out")
-    frame = tmp_path / "frame.jpg"
-    frame.write_bytes(b"jpeg")
-    calls = _record_s3_calls(storage)
-
-    storage.publish(
-        "videos/call-06", {"document.md": b"doc", "images/f.jpg": frame, "document.html": b"h"}
-    )
-
-    writes = [
-        key for operation, key in calls if operation in ("PutObject", "CreateMultipartUpload")
-    ]
-    assert sorted(writes[:-1]) == [
-        "out/videos/call-06/document.html",
-        "out/videos/call-06/document.md",
-        "out/videos/call-06/images/f.jpg",
-    ]
-    assert writes[-1] == f"out/videos/call-06/{MANIFEST_NAME}"
-
-
-def test_s3_publish_failing_mid_upload_leaves_the_previous_manifest(s3_bucket):
-    storage = S3Storage(s3_bucket, "out")
-    storage.publish("videos/call-07", {"document.md": b"v1", "document.html": b"v1"})
-    before = storage.read_manifest("videos/call-07")
-    uploads = 0
-
-    def fail_on_second_upload(params, model, **_):
-        nonlocal uploads
-        if model.name == "PutObject":
-            uploads += 1
-            if uploads == 2:
-                raise ConnectionError("network dropped")
-
-    storage._client.meta.events.register("before-parameter-build.s3", fail_on_second_upload)
-    with pytest.raises(ConnectionError):
-        storage.publish("videos/call-07", {"document.md": b"v2", "document.html": b"v2"})
-
-    assert uploads == 2
-    assert storage.read_manifest("videos/call-07") == before
 
 
 def test_s3_takes_any_non_empty_key_as_it_is(s3_bucket):

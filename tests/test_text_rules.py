@@ -1,15 +1,10 @@
-"""pt-BR text rules: where a spoken command ends, which programs start one, which words can title."""
+"""Technical fragments: where a spoken command ends, which programs start one, idioms that are not commands."""
 
 from __future__ import annotations
 
 import pytest
 
-from techne_assets.core.text_rules import (
-    find_fragments,
-    is_command_break,
-    is_title_word,
-    title_phrases,
-)
+from techne_assets.core.text_rules import find_fragments, is_command_break
 
 
 def _commands(text: str) -> list[str]:
@@ -76,38 +71,25 @@ def test_arguments_do_not_break_a_command(word):
     assert not is_command_break(word)
 
 
-@pytest.mark.parametrize("word", ["servidor", "estado", "PgBouncer", "kubectl", "Campinas", "tabela"])
-def test_nouns_and_technical_terms_can_title_a_section(word):
-    assert is_title_word(word)
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Let me head over to the dashboard first.",
+        "That would kill two birds with one stone.",
+        "Don't let the cat out of the bag before the release.",
+        "We can tail back to that later.",
+    ],
+)
+def test_an_idiom_with_a_program_name_is_not_a_command(sentence):
+    assert _commands(sentence) == []
 
 
-@pytest.mark.parametrize("word", ["conectada", "rodando", "configurar", "tava", "rapidamente", "inteiro"])
-def test_verbs_adverbs_and_adjectives_do_not_title_a_section(word):
-    assert not is_title_word(word)
+def test_a_program_named_like_a_word_is_a_command_in_a_shell_context_or_with_arguments():
+    assert _commands("Then run kill 4242 and check again.") == ["kill 4242"]
+    assert _commands("Eu rodo head /etc/hosts pra ver.") == ["head /etc/hosts"]
+    assert _commands("Run tail -f /var/log/syslog now.") == ["tail -f /var/log/syslog"]
 
 
-def _phrases(sentence: str, nouns: set[str]) -> list[str]:
-    return [phrase for phrase, _ in title_phrases(sentence, nouns.__contains__)]
+def test_english_function_words_end_a_command():
+    assert _commands("Make sure you git checkout the release branch.") == ["git checkout"]
 
-
-def test_a_title_phrase_is_a_noun_after_an_article_with_its_de_complements():
-    nouns = {"tamanho", "fila", "servidor", "cota", "disco"}
-    phrases = _phrases("Então eu aumento o tamanho da fila do servidor hoje.", nouns)
-    assert "tamanho da fila do servidor" in phrases
-    assert "aumento" not in " ".join(phrases)  # a verb never opens or ends a phrase
-    assert "cota de disco" in _phrases("A gente revisou a cota de disco ontem.", nouns)
-
-
-def test_a_title_phrase_keeps_an_adjective_and_joins_em_only_before_a_technical_term():
-    nouns = {"rota", "pods"}
-    assert _phrases("Criei a rota nova.", nouns) == ["rota"]  # "nova" is no -al/-ico adjective
-    assert "rota principal" in _phrases("Conferi a rota principal.", nouns)
-    assert "pods em ImagePullBackOff" in _phrases("Os pods em ImagePullBackOff sumiram.", nouns)
-    assert not any(p.endswith(" em") for p in _phrases("Os pods em tela sumiram.", nouns))
-
-
-def test_a_lowercase_word_not_known_as_a_noun_is_not_a_title_phrase():
-    # "corre" is said after "a" here, but the call never used it as a noun.
-    assert _phrases("Depois a corre e pronto.", {"fila"}) == []
-    # A technical term needs no article.
-    assert _phrases("Vi que DNS respondia.", set()) == ["DNS"]

@@ -15,10 +15,9 @@ from techne_assets.adapters.tracking import (
     DynamoTracker,
     RunStatus,
     SqliteTracker,
-    tracker_from_settings,
 )
 from techne_assets.core.errors import InputError
-from techne_assets.settings import Settings
+from techne_assets.defs.resources import TrackingResource
 
 TABLE = "techne-tracking-test"
 START = datetime(2024, 12, 11, 13, 0, 0, tzinfo=UTC)
@@ -194,14 +193,16 @@ def test_dynamo_table_has_the_video_index_and_stores_numbers(aws_env):
     assert item["status"] == {"S": "STARTED"}
 
 
-def test_tracker_from_settings(tmp_path, aws_env):
-    local = tracker_from_settings(Settings(state_dir=str(tmp_path / "state")))
+def test_tracking_resource_builds_the_profile_tracker_once(tmp_path, aws_env):
+    resource = TrackingResource(state_dir=str(tmp_path / "state"))
+    local = resource.get()
+    assert resource.get() is local
     assert isinstance(local, SqliteTracker)
     assert local.path == Path(tmp_path / "state" / "tracking.sqlite3")
     assert local.path.exists()
 
-    aws = tracker_from_settings(Settings(profile="aws", tracking_table=TABLE))
+    aws = TrackingResource(profile="aws", tracking_table=TABLE).get()
     assert isinstance(aws, DynamoTracker) and aws.table_name == TABLE
 
     with pytest.raises(InputError, match="TECHNE_TRACKING_TABLE"):
-        tracker_from_settings(Settings(profile="aws"))
+        TrackingResource(profile="aws").get()

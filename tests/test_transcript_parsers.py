@@ -511,9 +511,9 @@ def test_urls_and_times_are_not_speaker_names():
     )
     transcript = parse_transcript(vtt.encode(), "legenda.vtt")
 
+    # Names on only some cues are written at speaker changes: unnamed cues continue Ana.
     assert [(s.speaker, s.text) for s in transcript.segments] == [
-        ("Ana", "Bom dia."),
-        (None, "http://wiki.exemplo.com/deploy: esse é o link 10:30: horário combinado"),
+        ("Ana", "Bom dia. http://wiki.exemplo.com/deploy: esse é o link 10:30: horário combinado"),
         ("Bruno", "Combinado."),
         ("Ana", "Até logo."),
     ]

@@ -262,6 +262,41 @@ def test_a_rerun_reuses_the_completed_job_without_extracting_or_starting_again(
     assert clock.sleeps == []
 
 
+def test_a_completed_job_whose_result_expired_runs_again_under_a_new_name(
+    work, transcribe_client, call_video
+):
+    client, stubber = transcribe_client
+    clock = FakeClock()
+    transcriber = make_transcriber(work, client, clock)
+    name = transcriber.job_name(JOB_KEY)
+    expect_get(stubber, name, None)
+    expect_start(stubber, name)
+    expect_get(stubber, name, "COMPLETED")
+    work.write_bytes(f"transcripts/raw/{name}.json", transcribe_result(name, TURNS))
+    video = video_info(call_video, "inbox/call.mp4")
+    first = transcriber.transcribe(video, str(call_video), job_key=JOB_KEY)
+
+    # Scratch expired: the raw result and the extracted audio are gone; Transcribe still
+    # lists the COMPLETED job (it keeps jobs 90 days).
+    boto3.client("s3").delete_objects(
+        Bucket=WORK_BUCKET,
+        Delete={"Objects": [{"Key": f"{WORK_PREFIX}/{key}"} for key in (
+            f"transcripts/raw/{name}.json", f"audio/{JOB_KEY}/part-00.flac"
+        )]},
+    )
+    rerun = f"{name}-r1"
+    expect_get(stubber, name, "COMPLETED")
+    expect_get(stubber, rerun, None)
+    expect_start(stubber, rerun)
+    expect_get(stubber, rerun, "COMPLETED")
+    work.write_bytes(f"transcripts/raw/{rerun}.json", transcribe_result(rerun, TURNS))
+
+    again = transcriber.transcribe(video, str(call_video), job_key=JOB_KEY)
+
+    assert again == first
+    assert work.exists(f"audio/{JOB_KEY}/part-00.flac")  # extracted again for the new job
+
+
 def test_a_job_running_from_an_earlier_attempt_is_waited_for_not_started_again(
     work, transcribe_client, call_video
 ):
@@ -487,8 +522,8 @@ def test_job_names_follow_transcribes_rules_and_stay_distinct(work):
     assert transcriber.job_name(JOB_KEY).startswith(f"{JOB_KEY}-")
 
 
-def test_transcribe_needs_an_s3_work_storage(tmp_path):
-    with pytest.raises(ValueError, match="s3:// work storage"):
+def test_transcribe_needs_an_s3_scratch_storage(tmp_path):
+    with pytest.raises(ValueError, match="s3:// scratch storage"):
         AmazonTranscribeTranscriber(LocalStorage(tmp_path))
 
 
@@ -551,6 +586,7 @@ def test_no_captions_beside_the_video_says_what_was_looked_for_and_what_to_do(in
     assert caught.value.source == "calls/call.mp4"
     assert caught.value.reason == (
         "no captions beside the video (looked for call.json, call.vtt, call.srt) and no "
-        "transcriber "
-        "configured: set TECHNE_TRANSCRIBER=transcribe or add captions"
+        "transcriber configured: add captions, or set TECHNE_WHISPER_MODEL to a Whisper size "
+        "name (e.g. small) or a CTranslate2 model folder to transcribe locally, or "
+        "TECHNE_TRANSCRIBER=transcribe for Amazon Transcribe"
     )

@@ -5,7 +5,9 @@ service's usage fields.
 One call goes: breaker (fail fast when open) → limiter (wait for quota) → Converse →
 settle the reservation with the real usage. Retryable failures (throttling, unavailability,
 timeouts, 5xx, connection errors) repeat that whole sequence with exponential backoff and
-jitter; botocore's own retries are off so the two do not multiply.
+jitter; botocore's own retries are off so the two do not multiply. Configuration errors (no
+region, no credentials, access denied, an unknown model) are never retried: they raise at once,
+and the Dagster resource turns them into one line naming the setting.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -318,6 +327,11 @@ class BedrockConverseClient:
         reservation = self.limiter.acquire(input_tokens=estimated_input, max_tokens=max_tokens)
         try:
             response = self._runtime.converse(**request)
+        except (NoCredentialsError, PartialCredentialsError, NoRegionError):
+            # Nothing reached the service: give the quota and the probe back, and never retry.
+            self.limiter.release(reservation)
+            self.breaker.release_probe()
+            raise
         except ClientError as error:
             if _has_code(error, QUOTA_ERROR_CODES):
                 # Refused at the door: the service consumed nothing.
@@ -409,4 +423,5 @@ def client_from_settings(settings: Settings) -> BedrockConverseClient:
         breaker_failure_threshold=settings.breaker_failure_threshold,
         breaker_timeout_seconds=settings.breaker_timeout_seconds,
         max_output_tokens=settings.bedrock_max_output_tokens,
+        region=settings.aws_region,
     )

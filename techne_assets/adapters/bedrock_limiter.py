@@ -162,7 +162,7 @@ class QuotaLimiter:
     def usage(self) -> WindowUsage:
         """Requests and quota tokens held in the current window."""
         now = self._clock()
-        calls = self.store.update(self.key, lambda state: (state, self._live_calls(state, now)))
+        calls = self._live_calls(self.store.read(self.key), now)
         return WindowUsage(requests=len(calls), tokens=sum(tokens for _, _, tokens in calls))
 
     def _live_calls(self, state: State, now: float) -> list[list[Any]]:
@@ -185,7 +185,8 @@ class QuotaLimiter:
                     break
         wait = max(request_wait, token_wait)
         if wait > 0:
-            return {**state, "calls": calls}, wait
+            # Unchanged, so the store writes nothing while a caller polls for room.
+            return state, wait
         return {**state, "calls": [*calls, [call_id, now, tokens]]}, 0.0
 
 
@@ -284,7 +285,7 @@ class CircuitBreaker:
 
     def status(self) -> BreakerStatus:
         now = self._clock()
-        breaker = self.store.update(self.key, lambda state: (state, _breaker(state)))
+        breaker = _breaker(self.store.read(self.key))
         return BreakerStatus(
             state=CircuitState(breaker["state"]),
             failures=breaker["failures"],
@@ -292,9 +293,13 @@ class CircuitBreaker:
         )
 
     def _write(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-        self.store.update(
-            self.key, lambda state: ({**state, "breaker": change(_breaker(state))}, None)
-        )
+        def apply(state: State) -> tuple[State, None]:
+            breaker = _breaker(state)
+            changed = change(breaker)
+            # An unchanged breaker leaves the state as read, so the store writes nothing.
+            return (state if changed == breaker else {**state, "breaker": changed}), None
+
+        self.store.update(self.key, apply)
 
     def _retry_after(self, breaker: dict[str, Any], now: float) -> int:
         if breaker["state"] == CircuitState.OPEN.value:
@@ -311,9 +316,10 @@ class CircuitBreaker:
         retry_after = self._retry_after(breaker, now)
         if retry_after:
             return state, retry_after
-        if breaker["state"] != CircuitState.CLOSED.value:
-            # Timeout over (or the last probe went silent): this caller is the probe.
-            breaker = {**breaker, "state": CircuitState.HALF_OPEN.value, "probe_started_at": now}
+        if breaker["state"] == CircuitState.CLOSED.value:
+            return state, 0
+        # Timeout over (or the last probe went silent): this caller is the probe.
+        breaker = {**breaker, "state": CircuitState.HALF_OPEN.value, "probe_started_at": now}
         return {**state, "breaker": breaker}, 0
 
 

@@ -13,7 +13,10 @@ document per key (the model id) and offers one operation: an atomic read-modify-
   parallel ECS tasks share the state.
 
 The mutation passed to `update` may run more than once (on a write conflict), so it must be
-a pure function of the state it is given.
+a pure function of the state it is given. A mutation that returns the state unchanged writes
+nothing (a limiter waiting for room polls without writing), and `read` never writes. DynamoDB
+items carry `expires_at` (epoch seconds, the table's TTL attribute), pushed forward by every
+write: the state of a model nobody calls any more is removed by DynamoDB itself.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import copy
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -31,6 +35,8 @@ from botocore.exceptions import ClientError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random
 
 State = dict[str, Any]
+# Limiter windows are a minute and breaker timeouts minutes: a day-old state is of no use.
+DEFAULT_TTL_SECONDS = 24 * 3600
 Result = TypeVar("Result")
 Mutation = Callable[[State], tuple[State, Result]]
 
@@ -39,7 +45,11 @@ class SharedStateStore(Protocol):
     def update(self, key: str, mutate: Mutation[Result]) -> Result:
         """Atomically replace the state under `key` by `mutate(state)[0]`; return `mutate(state)[1]`.
 
-        A key never written reads as an empty dict."""
+        A key never written reads as an empty dict; an unchanged state is not written."""
+        ...
+
+    def read(self, key: str) -> State:
+        """The state under `key` (an empty dict if never written), without writing."""
         ...
 
 
@@ -56,6 +66,10 @@ class InProcessStateStore:
             new_state, result = mutate(copy.deepcopy(self._states.get(key, {})))
             self._states[key] = new_state
             return result
+
+    def read(self, key: str) -> State:
+        with self._lock:
+            return copy.deepcopy(self._states.get(key, {}))
 
 
 class SqliteStateStore:
@@ -95,7 +109,11 @@ class SqliteStateStore:
             row = connection.execute(
                 "SELECT state FROM shared_state WHERE key = ?", (key,)
             ).fetchone()
+            stored = json.loads(row[0]) if row else {}
             new_state, result = mutate(json.loads(row[0]) if row else {})
+            if new_state == stored:
+                connection.execute("ROLLBACK")
+                return result
             connection.execute(
                 "INSERT INTO shared_state (key, state) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET state = excluded.state",
@@ -106,6 +124,12 @@ class SqliteStateStore:
             raise
         connection.execute("COMMIT")
         return result
+
+    def read(self, key: str) -> State:
+        row = self._connection().execute(
+            "SELECT state FROM shared_state WHERE key = ?", (key,)
+        ).fetchone()
+        return json.loads(row[0]) if row else {}
 
 
 class StateWriteConflict(Exception):
@@ -120,7 +144,8 @@ class DynamoStateStore:
     """State shared by every task in the account, in a DynamoDB table.
 
     Table schema: partition key `pk` (string). Each item holds `state` (a JSON string, so
-    floats need no Decimal conversion) and `version` (a number bumped on every write).
+    floats need no Decimal conversion), `version` (a number bumped on every write) and
+    `expires_at` (the TTL attribute, `ttl_seconds` after the last write).
     """
 
     def __init__(
@@ -130,8 +155,12 @@ class DynamoStateStore:
         client: Any | None = None,
         region: str | None = None,
         max_conflict_retries: int = 100,
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+        clock: Callable[[], float] = time.time,
     ):
         self.table_name = table_name
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
         self._client = client or boto3.client("dynamodb", region_name=region)
         self._retrying = Retrying(
             retry=retry_if_exception(_is_conflict),
@@ -144,12 +173,22 @@ class DynamoStateStore:
     def update(self, key: str, mutate: Mutation[Result]) -> Result:
         return self._retrying(self._update_once, key, mutate)
 
-    def _update_once(self, key: str, mutate: Mutation[Result]) -> Result:
-        item = self._client.get_item(
+    def read(self, key: str) -> State:
+        item = self._get(key)
+        return json.loads(item["state"]["S"]) if item else {}
+
+    def _get(self, key: str) -> dict[str, Any] | None:
+        return self._client.get_item(
             TableName=self.table_name, Key={"pk": {"S": key}}, ConsistentRead=True
         ).get("Item")
+
+    def _update_once(self, key: str, mutate: Mutation[Result]) -> Result:
+        item = self._get(key)
         version = int(item["version"]["N"]) if item else 0
+        stored = json.loads(item["state"]["S"]) if item else {}
         new_state, result = mutate(json.loads(item["state"]["S"]) if item else {})
+        if new_state == stored:
+            return result
         try:
             self._client.put_item(
                 TableName=self.table_name,
@@ -157,6 +196,7 @@ class DynamoStateStore:
                     "pk": {"S": key},
                     "state": {"S": json.dumps(new_state)},
                     "version": {"N": str(version + 1)},
+                    "expires_at": {"N": str(int(self._clock()) + self.ttl_seconds)},
                 },
                 ConditionExpression="attribute_not_exists(pk) OR version = :read_version",
                 ExpressionAttributeValues={":read_version": {"N": str(version)}},

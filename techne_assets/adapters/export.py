@@ -2,7 +2,9 @@
 
 Both read the Markdown the renderer writes (one layout, three formats): the HTML page is
 self-contained (images inlined as data: URIs, no scripts, no external styles) and readable on
-a phone; the DOCX uses Word's own Heading, List Number and List Bullet styles.
+a phone, and shows under each item the transcript segments it rests on (its evidence, with
+their time links) in a collapsible `<details>` block; the DOCX uses Word's own Heading, List
+Number and List Bullet styles.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import base64
 import html
 import io
 import mimetypes
+import re
 from collections.abc import Sequence
 
 from docx import Document as new_docx
@@ -23,8 +26,13 @@ from docx.text.paragraph import Paragraph
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from techne_assets.core.document import Document, render_markdown
-from techne_assets.core.transcript import Transcript
+from techne_assets.core.document import (
+    EVIDENCE_MARK,
+    Document,
+    render_markdown,
+    rendering_for,
+)
+from techne_assets.core.transcript import Transcript, format_timestamp
 
 IMAGE_WIDTH = Cm(15)
 UNCHECKED_BOX = "☐ "
@@ -47,7 +55,14 @@ table { display: block; overflow-x: auto; border-collapse: collapse; }
 th, td { border: 1px solid #ddd; padding: .3rem .5rem; }
 a { color: #0b57d0; }
 li { margin: .2rem 0; }
+details.evidence { margin: .25rem 0 .75rem; font-size: .9em; color: #444; }
+details.evidence summary { cursor: pointer; color: #0b57d0; }
+details.evidence ul { margin: .25rem 0; padding-left: 1.25rem; }
 """
+# The evidence mark as the renderer's paragraph in the HTML body.
+_EVIDENCE_PARAGRAPH_RE = re.compile(
+    "<p>" + re.escape(EVIDENCE_MARK).replace(r"\{\}", r"(\d+)") + "</p>\n?"
+)
 
 
 def _parser() -> MarkdownIt:
@@ -75,8 +90,16 @@ def _mark_task_boxes(tokens: Sequence[Token]) -> None:
             first.content = UNCHECKED_BOX + first.content[4:]
 
 
-def markdown_to_html(markdown: str, images: dict[str, bytes], title: str) -> str:
-    """A self-contained HTML page: embedded images, inline CSS, no scripts or external resources."""
+def markdown_to_html(
+    markdown: str,
+    images: dict[str, bytes],
+    title: str,
+    evidence_blocks: Sequence[str] = (),
+) -> str:
+    """A self-contained HTML page: embedded images, inline CSS, no scripts or external resources.
+
+    `evidence_blocks[n]` replaces the renderer's evidence mark number n (see `document_to_html`).
+    """
     md = _parser()
     tokens = md.parse(markdown)
     _mark_task_boxes(tokens)
@@ -93,6 +116,12 @@ def markdown_to_html(markdown: str, images: dict[str, bytes], title: str) -> str
                 child.content = f"[{child.content or src}]"
                 child.children = None
     body = md.renderer.render(tokens, md.options, {})
+    body = _EVIDENCE_PARAGRAPH_RE.sub(
+        lambda m: (
+            evidence_blocks[int(m.group(1))] if int(m.group(1)) < len(evidence_blocks) else ""
+        ),
+        body,
+    )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="pt-BR">\n<head>\n<meta charset="utf-8">\n'
@@ -100,6 +129,48 @@ def markdown_to_html(markdown: str, images: dict[str, bytes], title: str) -> str
         f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
         f"<body>\n<main>\n{body}</main>\n</body>\n</html>\n"
     )
+
+
+def evidence_block(ids: Sequence[str], transcript: Transcript, video_url: str | None) -> str:
+    """The collapsible HTML block quoting the segments `ids` name, each with its time link.
+
+    Ids the transcript does not have are left out; with none left, the block is empty.
+    """
+    items = []
+    for sid in ids:
+        segment = transcript.segment_by_id(sid)
+        if segment is None:
+            continue
+        stamp = html.escape(f"[{format_timestamp(segment.start)}]")
+        when = (
+            f'<a href="{html.escape(f"{video_url}#t={int(segment.start)}", quote=True)}">{stamp}</a>'
+            if video_url
+            else stamp
+        )
+        speaker = f" <strong>{html.escape(segment.speaker)}:</strong>" if segment.speaker else ""
+        text = html.escape(" ".join(segment.text.split()))
+        items.append(f"<li>{when}{speaker} “{text}”</li>")
+    if not items:
+        return ""
+    label = "Evidência (1 trecho)" if len(items) == 1 else f"Evidência ({len(items)} trechos)"
+    return (
+        f'<details class="evidence"><summary>{label}</summary>\n<ul>\n'
+        + "\n".join(items)
+        + "\n</ul>\n</details>\n"
+    )
+
+
+def document_to_html(
+    document: Document, transcript: Transcript, images: dict[str, bytes], title: str
+) -> str:
+    """The document as a self-contained HTML page, each item followed by its evidence."""
+    rendering = rendering_for(document, transcript, collect_evidence=True)
+    markdown = render_markdown(document, transcript, rendering)
+    blocks = [
+        evidence_block(ids, transcript, document.header.video_url)
+        for ids in rendering.evidence or []
+    ]
+    return markdown_to_html(markdown, images, title, blocks)
 
 
 def _add_hyperlink(paragraph: Paragraph, url: str, text: str) -> None:

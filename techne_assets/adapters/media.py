@@ -10,7 +10,7 @@ import json
 import math
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -85,9 +85,26 @@ class DroppedFrame:
 
 
 @dataclass(frozen=True)
+class FailedFrame:
+    """A time with no readable frame (past the end, a broken tail): the reason says why."""
+
+    at: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class SceneChange:
+    """A frame where the picture changes, with ffmpeg's scene score (0 same picture – 1 new one)."""
+
+    at: float
+    score: float
+
+
+@dataclass(frozen=True)
 class FrameSelection:
     kept: list[Frame]
     dropped: list[DroppedFrame]
+    failed: list[FailedFrame] = field(default_factory=list)
 
 
 def is_url(source: str) -> bool:
@@ -201,16 +218,22 @@ def grab_frames(
 ) -> FrameSelection:
     """Frames at `times` (sorted) as JPEGs.
 
-    A frame nearly identical to the last kept one is dropped and its file deleted.
+    A frame nearly identical to the last kept one is dropped and its file deleted; a time with
+    no readable frame is listed in `failed`, so one bad frame never costs the others.
     """
     label = name or display_name(source)
     dest_dir.mkdir(parents=True, exist_ok=True)
     kept: list[Frame] = []
     dropped: list[DroppedFrame] = []
+    failed: list[FailedFrame] = []
     previous: tuple[float, Fingerprint] | None = None
     for at in sorted(times):
         dest = dest_dir / f"frame-{round(at * 1000):09d}ms.jpg"
-        fingerprint = _grab(source, at, dest, width, label)
+        try:
+            fingerprint = _grab(source, at, dest, width, label)
+        except InputError as error:
+            failed.append(FailedFrame(at=at, reason=error.reason))
+            continue
         if previous is not None and fingerprint.is_near_duplicate_of(
             previous[1], max_changed_pixels=max_changed_pixels
         ):
@@ -223,7 +246,41 @@ def grab_frames(
             continue
         kept.append(Frame(at=at, path=dest, hash=fingerprint.hex))
         previous = (at, fingerprint)
-    return FrameSelection(kept=kept, dropped=dropped)
+    return FrameSelection(kept=kept, dropped=dropped, failed=failed)
+
+
+def grab_fingerprinted_frame(
+    source: str, at_seconds: float, dest: Path, width: int = 1280, *, name: str | None = None
+) -> Fingerprint:
+    """Like `grab_frame`, and also the frame's gray thumbnail (to compare screens, spot black ones)."""
+    return _grab(source, at_seconds, dest, width, name or display_name(source))
+
+
+def scene_changes(
+    source: str, start: float, end: float, threshold: float, *, name: str | None = None
+) -> list[SceneChange]:
+    """Frames in [start, end) whose scene score exceeds `threshold` (ffmpeg's `select` filter).
+
+    The stream is scaled down before scoring (the score is a mean over pixels, so a small
+    picture scores the same screens alike) and sampled at 2 frames per second.
+    """
+    label = name or display_name(source)
+    graph = f"fps=2,scale=160:-2,select='gt(scene,{threshold})',metadata=print:file=-"
+    args = ["ffmpeg", "-nostdin", "-v", "error", *_input_options(source)]
+    args += ["-ss", f"{start:.3f}", "-t", f"{max(end - start, 0):.3f}", "-copyts", "-i", source]
+    args += ["-map", "0:v:0", "-vf", graph, "-f", "null", "-"]
+    proc = _run(args, source=source, label=label, timeout=AUDIO_TIMEOUT_SECONDS)
+    if proc.returncode != 0:
+        raise InputError(label, f"scene detection failed: {_stderr_reason(proc.stderr, source)}")
+    changes: list[SceneChange] = []
+    at: float | None = None
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        if "pts_time:" in line:
+            at = float(line.rsplit("pts_time:", 1)[1].split()[0])
+        elif line.startswith("lavfi.scene_score=") and at is not None:
+            changes.append(SceneChange(at=at, score=float(line.split("=", 1)[1])))
+            at = None
+    return changes
 
 
 def _grab(source: str, at_seconds: float, dest: Path, width: int, label: str) -> Fingerprint:
@@ -287,6 +344,7 @@ def _media_info(data: dict, label: str) -> MediaInfo:
         duration_seconds=duration,
         format_name=format_name,
         video_codec=video.get("codec_name") if video else None,
+        creation_time=(fmt.get("tags") or {}).get("creation_time"),
         width=video.get("width") if video else None,
         height=video.get("height") if video else None,
         audio_streams=[

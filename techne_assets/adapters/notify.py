@@ -13,7 +13,6 @@ import boto3
 
 from techne_assets.core.errors import InputError
 from techne_assets.core.notifications import Notification
-from techne_assets.settings import Settings
 
 # Attributes sent as SNS Number, so subscription filter policies can compare them numerically.
 NUMBER_ATTRIBUTES = frozenset({"cost_usd"})
@@ -75,12 +74,12 @@ class SnsNotifier:
         return response["MessageId"]
 
 
-def notifier_from_settings(settings: Settings) -> Notifier:
-    """aws: the SNS topic `notify_topic_arn`; local: `notifications.log` in `state_dir`."""
-    if settings.profile == "aws":
-        if not settings.notify_topic_arn:
+def notifier_for(profile: str, state_dir: str, topic_arn: str | None) -> Notifier:
+    """aws: the SNS topic `topic_arn`; local: `notifications.log` in `state_dir`."""
+    if profile == "aws":
+        if not topic_arn:
             raise InputError(
                 "TECHNE_NOTIFY_TOPIC_ARN", "the aws profile needs the SNS topic for notifications"
             )
-        return SnsNotifier(settings.notify_topic_arn)
-    return LogFileNotifier(Path(settings.state_dir) / "notifications.log")
+        return SnsNotifier(topic_arn)
+    return LogFileNotifier(Path(state_dir) / "notifications.log")

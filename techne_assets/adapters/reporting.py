@@ -1,22 +1,23 @@
-"""What happens when a run ends or a check fails: the tracking record, a notification, log lines."""
+"""What a finished run or a failed check tells people: a notification and the outcome log lines."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import PurePosixPath
 
 from techne_assets.adapters.notify import Notifier
-from techne_assets.adapters.tracking import RunRecord, RunStatus, Tracker
+from techne_assets.adapters.tracking import RunRecord, RunStatus
 from techne_assets.core.notifications import (
     check_failed_notification,
     completed_notification,
     failed_notification,
 )
-from techne_assets.core.observability import document_complete_line, emf_record, processing_result_line
-
-_logger = logging.getLogger("techne_assets.outcomes")
+from techne_assets.core.observability import (
+    document_complete_line,
+    emf_record,
+    processing_result_line,
+)
 
 
 def _log_json(record: dict) -> None:
@@ -53,19 +54,13 @@ def _file_name(video_key: str) -> str:
     return PurePosixPath(video_key).name or video_key
 
 
-def report_completed(
-    tracker: Tracker, notifier: Notifier, *, execution_id: str, run_url: str, environment: str
-) -> RunRecord | None:
-    record = tracker.get(execution_id)
-    if record is None:
-        _logger.warning("no tracking record for run %s; nothing to report", execution_id)
-        return None
-    record = tracker.update(execution_id, status=RunStatus.COMPLETED, error=None)
+def report_completed(notifier: Notifier, record: RunRecord, *, run_url: str, environment: str) -> None:
+    """The outcome lines and the "document ready" notification of a published document."""
     document_uri = record.document_uris.get("document.md")
     _log_outcome(record, environment)
     _log_json(
         document_complete_line(
-            execution_id=execution_id,
+            execution_id=record.execution_id,
             video_key=record.video_key,
             duration_seconds=record.duration_seconds,
             document_uri=document_uri,
@@ -74,7 +69,7 @@ def report_completed(
     notifier.send(
         completed_notification(
             _file_name(record.video_key),
-            execution_id,
+            record.execution_id,
             document_uri or "(no document.md recorded)",
             record.cost_usd,
             record.duration_seconds,
@@ -82,29 +77,17 @@ def report_completed(
             run_url,
         )
     )
-    return record
 
 
-def report_failed(
-    tracker: Tracker,
-    notifier: Notifier,
-    *,
-    execution_id: str,
-    video_key: str,
-    partition_key: str,
-    step: str,
-    reason: str,
-    run_url: str,
-    environment: str,
-) -> RunRecord:
-    if tracker.get(execution_id) is None:
-        tracker.start(execution_id, video_key=video_key, partition_key=partition_key)
-    record = tracker.update(execution_id, status=RunStatus.FAILED, error=f"{step}: {reason}")
+def report_failed(notifier: Notifier, record: RunRecord, *, run_url: str, environment: str) -> None:
+    """The outcome lines and the one failure notification; `record.error` is "step: reason"."""
+    step, _, reason = (record.error or "run: the run failed").partition(": ")
     _log_outcome(record, environment)
     notifier.send(
-        failed_notification(_file_name(video_key), execution_id, step, reason, run_url, cost_usd=record.cost_usd)
+        failed_notification(
+            _file_name(record.video_key), record.execution_id, step, reason, run_url, cost_usd=record.cost_usd
+        )
     )
-    return record
 
 
 def report_check_failed(

@@ -10,10 +10,17 @@ never reads one of them. On S3 it is the object's ETag (without quotes); on a fo
 local file (`sha256`) is computed only by `stat(key, with_hash=True)`, streamingly, and cached
 in-process by (path, size, mtime_ns). `content_id` is the best identity each side has: the
 local SHA-256, or the S3 ETag (which S3 itself derives from the content).
+
+Failures the user can act on (a file or folder they may not read or write, a bucket that does
+not exist, refuses access or cannot be reached) become an `InputError` naming the file or bucket
+and the reason, on both sides, so the CLI and the Dagster step each show one line.
+Versioned, atomic publication of a document is built on `put_folder` and `delete_prefix` in
+adapters/publishing.py.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import mimetypes
 import os
@@ -21,21 +28,35 @@ import shutil
 import stat as stat_mode
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from pydantic import BaseModel, ConfigDict
 
 from techne_assets.core.errors import InputError
+from techne_assets.core.partition_keys import is_outside_reference
 
-MANIFEST_NAME = "manifest.json"
 DEFAULT_MEDIA_URL_SECONDS = 6 * 3600
+_PARTIAL_SUFFIX = ".partial"
 _HASH_CHUNK = 1024 * 1024
 _NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
+_REFUSED_CODES = {
+    "403",
+    "AccessDenied",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+}
+# Errors of the folder the user can fix (rights, a full or read-only disk, a file in the way).
+_LOCAL_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR}
 
 
 class StoredObject(BaseModel):
@@ -51,19 +72,6 @@ class StoredObject(BaseModel):
     def content_id(self) -> str:
         """The local SHA-256 when computed, else the ETag (S3) or change token (local)."""
         return self.sha256 or self.etag
-
-
-class PublishedFile(BaseModel):
-    size: int
-    sha256: str
-    content_type: str
-
-
-class Manifest(BaseModel):
-    """Written last by `publish`: its presence means every file it lists is in place."""
-
-    created_at: str
-    files: dict[str, PublishedFile]
 
 
 class Storage(Protocol):
@@ -98,16 +106,35 @@ class Storage(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
-    def publish(
-        self,
-        prefix: str,
-        files: dict[str, bytes | Path],
-        content_types: dict[str, str] | None = None,
-    ) -> dict[str, str]:
-        """Writes a set of files so a reader never sees half of it; returns name → URI."""
+    def put_folder(
+        self, prefix: str, files: dict[str, bytes | Path], content_types: dict[str, str]
+    ) -> None:
+        """Writes `files` (name → content) under a prefix that holds nothing yet."""
         ...
 
-    def read_manifest(self, prefix: str) -> Manifest | None: ...
+    def delete_prefix(self, prefix: str) -> None:
+        """Removes every object under `prefix/`; a refused deletion raises InputError."""
+        ...
+
+    def check_writable(self) -> None:
+        """Raises InputError when writing is refused before any work is done (a folder only:
+        S3 tells only by writing)."""
+        ...
+
+
+def video_source(reference: str, input_storage: Storage) -> tuple[Storage, str]:
+    """(storage, key) of the video a reference names (see core/partition_keys.py): a key in the
+    input, or a whole location — an absolute path, read from its folder, or an S3 URI, read
+    from its bucket's root so any key (`a//b` included) stays exactly as it is."""
+    if not is_outside_reference(reference):
+        return input_storage, reference
+    if reference.startswith("s3://"):
+        bucket, _, key = reference.removeprefix("s3://").partition("/")
+        if not bucket or not key:
+            raise InputError(reference, "expected s3://bucket/key of a video object")
+        return S3Storage(bucket), key
+    path = Path(reference)
+    return LocalStorage(path.parent), path.name
 
 
 def storage_from_uri(uri: str) -> Storage:
@@ -131,24 +158,13 @@ def _check_key(key: str) -> str:
     return key
 
 
-def _check_publish_names(files: dict[str, bytes | Path]) -> None:
-    for name in files:
-        _check_key(name)
-        if name == MANIFEST_NAME:
-            raise ValueError(f"{MANIFEST_NAME} is written by publish itself")
-
-
-def _content_type(name: str, content_types: dict[str, str] | None) -> str:
+def content_type_for(name: str, content_types: dict[str, str] | None = None) -> str:
     if content_types and name in content_types:
         return content_types[name]
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def _utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def _sha256_stream(stream: BinaryIO) -> tuple[int, str]:
+def sha256_stream(stream: BinaryIO) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
     while chunk := stream.read(_HASH_CHUNK):
@@ -161,11 +177,32 @@ def _sha256_stream(stream: BinaryIO) -> tuple[int, str]:
 def _sha256_of_file(path: str, size: int, mtime_ns: int) -> str:
     # size and mtime_ns are part of the cache key: a replaced file is hashed again.
     with open(path, "rb") as stream:
-        return _sha256_stream(stream)[1]
+        return sha256_stream(stream)[1]
+
+
+@contextmanager
+def _folder_errors(path: Path, doing: str) -> Iterator[None]:
+    """A refused read or write of the folder becomes one line naming the path and the reason."""
+    try:
+        yield
+    except OSError as error:
+        if isinstance(error, PermissionError) or error.errno in _LOCAL_ERRNOS:
+            where = error.filename or path
+            raise InputError(str(where), f"cannot {doing}: {error.strerror or error}") from None
+        raise
+
+
+def _partial_name(name: str) -> str:
+    return f".{name}.{uuid.uuid4().hex}{_PARTIAL_SUFFIX}"
+
+
+def _is_partial(name: str) -> bool:
+    return name.startswith(".") and name.endswith(_PARTIAL_SUFFIX)
 
 
 class LocalStorage:
-    """A folder. Names starting with '.' are hidden from listings (publish stages files there)."""
+    """A folder. Writes stage under hidden `.<name>.<random>.partial` names, which listings skip;
+    any other name is listed, dot-files (`.aula.mp4`, `.aula.vtt`) included."""
 
     def __init__(self, root: Path | str):
         self.root = Path(root).expanduser().resolve()
@@ -188,14 +225,15 @@ class LocalStorage:
         # Start at the deepest folder the prefix names in full; filter the rest by string prefix.
         folder, _, _ = prefix.rpartition("/")
         start = self._path(folder) if folder else self.root
-        yield from self._walk(start, f"{folder}/" if folder else "", prefix, start_after)
+        with _folder_errors(start, "list the folder"):
+            yield from self._walk(start, f"{folder}/" if folder else "", prefix, start_after)
 
     def _walk(
         self, folder: Path, folder_key: str, prefix: str, start_after: str | None
     ) -> Iterator[StoredObject]:
         try:
             with os.scandir(folder) as scan:
-                entries = [entry for entry in scan if not entry.name.startswith(".")]
+                entries = [entry for entry in scan if not _is_partial(entry.name)]
         except (FileNotFoundError, NotADirectoryError):
             return
         # A folder sorts as "name/", so a depth-first walk yields keys in global string order.
@@ -233,21 +271,25 @@ class LocalStorage:
 
     def stat(self, key: str, with_hash: bool = False) -> StoredObject:
         path = self._path(key)
-        try:
-            info = path.stat()
-        except FileNotFoundError:
-            raise InputError(str(path), "no such file") from None
-        if not stat_mode.S_ISREG(info.st_mode):
-            raise InputError(str(path), "not a file")
-        sha256 = _sha256_of_file(str(path), info.st_size, info.st_mtime_ns) if with_hash else None
+        with _folder_errors(path, "read the file"):
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                raise InputError(str(path), "no such file") from None
+            if not stat_mode.S_ISREG(info.st_mode):
+                raise InputError(str(path), "not a file")
+            sha256 = (
+                _sha256_of_file(str(path), info.st_size, info.st_mtime_ns) if with_hash else None
+            )
         return self._stored_object(key, info, sha256)
 
     def open_read(self, key: str) -> BinaryIO:
         path = self._path(key)
-        try:
-            return open(path, "rb")
-        except FileNotFoundError:
-            raise InputError(str(path), "no such file") from None
+        with _folder_errors(path, "read the file"):
+            try:
+                return open(path, "rb")
+            except FileNotFoundError:
+                raise InputError(str(path), "no such file") from None
 
     def read_bytes(self, key: str) -> bytes:
         with self.open_read(key) as stream:
@@ -255,14 +297,15 @@ class LocalStorage:
 
     def _replace_atomically(self, path: Path, write) -> None:
         # Written beside the target under a hidden name, then renamed: readers see old or new.
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            write(staging)
-            os.replace(staging, path)
-        except BaseException:
-            staging.unlink(missing_ok=True)
-            raise
+        staging = path.with_name(_partial_name(path.name))
+        with _folder_errors(path, "write"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                write(staging)
+                os.replace(staging, path)
+            except BaseException:
+                staging.unlink(missing_ok=True)
+                raise
 
     def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
         self._replace_atomically(self._path(key), lambda staging: staging.write_bytes(data))
@@ -273,74 +316,50 @@ class LocalStorage:
     def download_file(self, key: str, path: Path) -> None:
         source = self._path(key)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            shutil.copyfile(source, path)
-        except FileNotFoundError:
-            raise InputError(str(source), "no such file") from None
+        with _folder_errors(source, "read the file"):
+            try:
+                shutil.copyfile(source, path)
+            except FileNotFoundError:
+                raise InputError(str(source), "no such file") from None
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
-    def publish(
-        self,
-        prefix: str,
-        files: dict[str, bytes | Path],
-        content_types: dict[str, str] | None = None,
-    ) -> dict[str, str]:
-        """Builds the folder under a hidden name beside the target, then renames it into place.
-
-        The previous folder stays untouched until the new one is complete; during the swap
-        (two renames) the folder is briefly absent, never half written.
-        """
-        prefix = _check_key(prefix.strip("/"))
-        _check_publish_names(files)
+    def put_folder(
+        self, prefix: str, files: dict[str, bytes | Path], content_types: dict[str, str]
+    ) -> None:
+        """Builds the folder under a hidden name beside the target, then renames it into place:
+        the folder appears whole or not at all."""
         target = self._path(prefix)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.with_name(f".{target.name}.publishing-{uuid.uuid4().hex}")
-        try:
-            published: dict[str, PublishedFile] = {}
-            for name, content in files.items():
-                destination = staging.joinpath(*name.split("/"))
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                if isinstance(content, bytes):
-                    destination.write_bytes(content)
-                else:
-                    shutil.copyfile(content, destination)
-                with open(destination, "rb") as written:
-                    size, sha256 = _sha256_stream(written)
-                published[name] = PublishedFile(
-                    size=size, sha256=sha256, content_type=_content_type(name, content_types)
-                )
-            manifest = Manifest(created_at=_utc_now_iso(), files=published)
-            (staging / MANIFEST_NAME).write_text(
-                manifest.model_dump_json(indent=2), encoding="utf-8"
-            )
-            self._swap_into_place(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return {name: self.uri(f"{prefix}/{name}") for name in files}
+        staging = target.with_name(_partial_name(target.name))
+        with _folder_errors(target, "write the folder"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                for name, content in files.items():
+                    destination = staging.joinpath(*_check_key(name).split("/"))
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    if isinstance(content, bytes):
+                        destination.write_bytes(content)
+                    else:
+                        shutil.copyfile(content, destination)
+                # rename refuses a non-empty target: a folder is never merged into another.
+                os.rename(staging, target)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
 
-    @staticmethod
-    def _swap_into_place(staging: Path, target: Path) -> None:
-        if not target.exists():
-            os.rename(staging, target)
-            return
-        retired = target.with_name(f".{target.name}.previous-{uuid.uuid4().hex}")
-        os.rename(target, retired)
-        try:
-            os.rename(staging, target)
-        except BaseException:
-            os.rename(retired, target)
-            raise
-        shutil.rmtree(retired, ignore_errors=True)
+    def delete_prefix(self, prefix: str) -> None:
+        target = self._path(prefix)
+        with _folder_errors(target, "delete the folder"):
+            if target.exists():
+                shutil.rmtree(target)
 
-    def read_manifest(self, prefix: str) -> Manifest | None:
-        path = self._path(f"{prefix.strip('/')}/{MANIFEST_NAME}")
-        try:
-            return Manifest.model_validate_json(path.read_bytes())
-        except FileNotFoundError:
-            return None
+    def check_writable(self) -> None:
+        probe = self.root / _partial_name("write-check")
+        with _folder_errors(self.root, "write to the folder"):
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"")
+            probe.unlink()
 
 
 def _error_code(error: ClientError) -> str:
@@ -348,13 +367,18 @@ def _error_code(error: ClientError) -> str:
 
 
 class S3Storage:
-    """An S3 bucket and key prefix; endpoint and credentials come from boto3's standard config."""
+    """An S3 bucket and key prefix; endpoint and credentials come from boto3's standard config.
 
-    def __init__(self, bucket: str, prefix: str = ""):
+    `client` replaces the boto3 S3 client (tests wrap it to inject faults).
+    """
+
+    def __init__(self, bucket: str, prefix: str = "", client=None):
         self.bucket = bucket
         stripped = prefix.strip("/")
         self.prefix = f"{stripped}/" if stripped else ""
         self.root_uri = f"s3://{bucket}/{self.prefix}"
+        if client is not None:
+            self._client = client
 
     @cached_property
     def _client(self):
@@ -365,6 +389,26 @@ class S3Storage:
         if not key:
             raise ValueError("an empty S3 key")
         return self.prefix + key
+
+    @contextmanager
+    def _errors(self, uri: str, doing: str) -> Iterator[None]:
+        """S3 answers the user can act on become one line naming the object or bucket."""
+        try:
+            yield
+        except ClientError as error:
+            code = _error_code(error)
+            if code in _NOT_FOUND_CODES:
+                raise InputError(uri, "no such object") from None
+            if code == "NoSuchBucket":
+                raise InputError(self.root_uri, "no such bucket") from None
+            if code in _REFUSED_CODES:
+                message = error.response.get("Error", {}).get("Message", "")
+                raise InputError(uri, f"S3 refused to {doing}: {code} {message}".strip()) from None
+            raise
+        except (BotocoreConnectionError, HTTPClientError) as error:
+            raise InputError(
+                f"s3://{self.bucket}", f"cannot reach S3 to {doing} (bucket {self.bucket}): {error}"
+            ) from None
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
@@ -385,7 +429,7 @@ class S3Storage:
         if start_after is not None:
             arguments["StartAfter"] = self.prefix + start_after
         pages = self._client.get_paginator("list_objects_v2").paginate(**arguments)
-        try:
+        with self._errors(self.root_uri, "list the bucket"):
             for page in pages:
                 for item in page.get("Contents", []):
                     if item["Key"].endswith("/"):
@@ -396,19 +440,11 @@ class S3Storage:
                         etag=item["ETag"].strip('"'),
                         last_modified=item["LastModified"].astimezone(UTC),
                     )
-        except ClientError as error:
-            if _error_code(error) == "NoSuchBucket":
-                raise InputError(self.root_uri, "no such bucket") from None
-            raise
 
     def stat(self, key: str, with_hash: bool = False) -> StoredObject:
         # with_hash changes nothing here: the ETag is already S3's own content hash.
-        try:
+        with self._errors(self.uri(key), "read the object"):
             head = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as error:
-            if _error_code(error) in _NOT_FOUND_CODES:
-                raise InputError(self.uri(key), "no such object") from None
-            raise
         return StoredObject(
             key=key,
             size=head["ContentLength"],
@@ -417,107 +453,86 @@ class S3Storage:
         )
 
     def open_read(self, key: str) -> BinaryIO:
-        try:
+        with self._errors(self.uri(key), "read the object"):
             return self._client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
-        except ClientError as error:
-            if _error_code(error) in _NOT_FOUND_CODES:
-                raise InputError(self.uri(key), "no such object") from None
-            raise
 
     def read_bytes(self, key: str) -> bytes:
-        with self.open_read(key) as body:
+        with self._errors(self.uri(key), "read the object"), self.open_read(key) as body:
             return body.read()
 
     def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
-        self._client.put_object(
-            Bucket=self.bucket,
-            Key=self._key(key),
-            Body=data,
-            ContentType=content_type or _content_type(key, None),
-        )
+        with self._errors(self.uri(key), "write the object"):
+            self._client.put_object(
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=data,
+                ContentType=content_type or content_type_for(key),
+            )
 
     def upload_file(self, key: str, path: Path, content_type: str | None = None) -> None:
         # boto3's transfer manager streams from disk and switches to multipart above 8 MB.
-        self._client.upload_file(
-            str(path),
-            self.bucket,
-            self._key(key),
-            ExtraArgs={"ContentType": content_type or _content_type(key, None)},
-        )
+        with self._errors(self.uri(key), "write the object"):
+            self._client.upload_file(
+                str(path),
+                self.bucket,
+                self._key(key),
+                ExtraArgs={"ContentType": content_type or content_type_for(key)},
+            )
 
     def download_file(self, key: str, path: Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
+        with self._errors(self.uri(key), "read the object"):
             self._client.download_file(self.bucket, self._key(key), str(path))
-        except ClientError as error:
-            if _error_code(error) in _NOT_FOUND_CODES:
-                raise InputError(self.uri(key), "no such object") from None
-            raise
 
     def exists(self, key: str) -> bool:
         try:
-            self._client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as error:
-            if _error_code(error) in _NOT_FOUND_CODES:
+            with self._errors(self.uri(key), "read the object"):
+                self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except InputError as error:
+            if error.reason == "no such object":
                 return False
             raise
         return True
 
-    def publish(
-        self,
-        prefix: str,
-        files: dict[str, bytes | Path],
-        content_types: dict[str, str] | None = None,
-    ) -> dict[str, str]:
-        """Uploads every file, then `manifest.json` last: the manifest marks the set complete.
-
-        Local files are hashed before anything is uploaded, so an unreadable file fails the
-        publish with nothing written. Files of the previous version that the new one no longer
-        has are deleted after the new manifest is in place.
-        """
-        prefix = prefix.strip("/")
-        if not prefix:
-            raise ValueError("publish needs a non-empty prefix")
-        _check_publish_names(files)
-        published: dict[str, PublishedFile] = {}
+    def put_folder(
+        self, prefix: str, files: dict[str, bytes | Path], content_types: dict[str, str]
+    ) -> None:
+        """Uploads every file under the prefix; S3 has no rename, so the caller's pointer
+        (written after this returns) is what makes the set visible."""
         for name, content in files.items():
+            key = f"{prefix}/{_check_key(name)}"
             if isinstance(content, bytes):
-                size, sha256 = len(content), hashlib.sha256(content).hexdigest()
+                self.write_bytes(key, content, content_types[name])
             else:
-                with open(content, "rb") as stream:
-                    size, sha256 = _sha256_stream(stream)
-            published[name] = PublishedFile(
-                size=size, sha256=sha256, content_type=_content_type(name, content_types)
-            )
-        previous = self.read_manifest(prefix)
-        for name, content in files.items():
-            key = f"{prefix}/{name}"
-            if isinstance(content, bytes):
-                self.write_bytes(key, content, published[name].content_type)
-            else:
-                self.upload_file(key, content, published[name].content_type)
-        manifest = Manifest(created_at=_utc_now_iso(), files=published)
-        self.write_bytes(
-            f"{prefix}/{MANIFEST_NAME}",
-            manifest.model_dump_json(indent=2).encode(),
-            "application/json",
-        )
-        if previous is not None:
-            self._delete_keys([f"{prefix}/{name}" for name in previous.files.keys() - files.keys()])
-        return {name: self.uri(f"{prefix}/{name}") for name in files}
+                self.upload_file(key, content, content_types[name])
 
-    def _delete_keys(self, keys: list[str]) -> None:
-        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1,000 keys
+    def delete_prefix(self, prefix: str) -> None:
+        """DeleteObjects in batches of 1,000; its answer is 200 even when keys were refused, so
+        the per-key `Errors` are checked and the first one is raised."""
+        keys = [obj.key for obj in self.list_objects(f"{prefix.strip('/')}/")]
+        for start in range(0, len(keys), 1000):
             batch = keys[start : start + 1000]
-            self._client.delete_objects(
-                Bucket=self.bucket,
-                Delete={"Objects": [{"Key": self._key(key)} for key in batch], "Quiet": True},
-            )
+            with self._errors(self.uri(prefix), "delete old objects"):
+                answer = self._client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": self._key(key)} for key in batch], "Quiet": True},
+                )
+            refused = answer.get("Errors", [])
+            if refused:
+                first = refused[0]
+                raise InputError(
+                    f"s3://{self.bucket}/{first.get('Key', '')}",
+                    f"S3 refused to delete {len(refused)} of {len(batch)} old objects: "
+                    f"{first.get('Code', '')} {first.get('Message', '')}".strip()
+                    + " (the role needs s3:DeleteObject on the output bucket)",
+                )
 
-    def read_manifest(self, prefix: str) -> Manifest | None:
+    def check_writable(self) -> None:
+        """The bucket exists and answers; S3 refuses a write itself only when it is made."""
         try:
-            return Manifest.model_validate_json(
-                self.read_bytes(f"{prefix.strip('/')}/{MANIFEST_NAME}")
-            )
-        except InputError:
-            return None
+            with self._errors(self.root_uri, "reach the bucket"):
+                self._client.head_bucket(Bucket=self.bucket)
+        except InputError as error:
+            if error.reason == "no such object":
+                raise InputError(self.root_uri, "no such bucket") from None
+            raise

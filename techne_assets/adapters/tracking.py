@@ -21,7 +21,6 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from techne_assets.core.errors import InputError
-from techne_assets.settings import Settings
 
 Clock = Callable[[], datetime]
 VIDEO_INDEX = "video_key-index"
@@ -81,6 +80,10 @@ class Tracker(Protocol):
 
     def update(self, execution_id: str, **fields: Any) -> RunRecord:
         """Sets fields and updated_at; COMPLETED/FAILED also set finished_at, duration_seconds."""
+        ...
+
+    def put(self, record: RunRecord) -> RunRecord:
+        """Writes a whole record (the run-status sensors build it from the run's own events)."""
         ...
 
     def get(self, execution_id: str) -> RunRecord | None: ...
@@ -190,6 +193,11 @@ class SqliteTracker:
                 raise KeyError(f"no tracked run {execution_id!r}")
             record = RunRecord.model_validate_json(row[0])
             record = record.model_copy(update=_changes(record, self._clock(), fields))
+            self._save(connection, record)
+        return record
+
+    def put(self, record: RunRecord) -> RunRecord:
+        with self._transaction() as connection:
             self._save(connection, record)
         return record
 
@@ -303,6 +311,10 @@ class DynamoTracker:
         )
         return RunRecord.model_validate(_from_dynamo(response["Attributes"]))
 
+    def put(self, record: RunRecord) -> RunRecord:
+        self._table.put_item(Item=_to_dynamo(record.model_dump(mode="json")))
+        return record
+
     def get(self, execution_id: str) -> RunRecord | None:
         item = self._table.get_item(Key={"execution_id": execution_id}, ConsistentRead=True).get(
             "Item"
@@ -325,12 +337,12 @@ class DynamoTracker:
             arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def tracker_from_settings(settings: Settings) -> Tracker:
+def tracker_for(profile: str, state_dir: str, tracking_table: str | None) -> Tracker:
     """aws: the DynamoDB table `tracking_table`; local: `tracking.sqlite3` in `state_dir`."""
-    if settings.profile == "aws":
-        if not settings.tracking_table:
+    if profile == "aws":
+        if not tracking_table:
             raise InputError(
                 "TECHNE_TRACKING_TABLE", "the aws profile needs the DynamoDB tracking table"
             )
-        return DynamoTracker(settings.tracking_table)
-    return SqliteTracker(Path(settings.state_dir) / "tracking.sqlite3")
+        return DynamoTracker(tracking_table)
+    return SqliteTracker(Path(state_dir) / "tracking.sqlite3")

@@ -1,6 +1,7 @@
-"""Speech to `Transcript`: caption files beside the video, or Amazon Transcribe.
+"""Speech to `Transcript`: caption files beside the video, Amazon Transcribe, or local Whisper
+(adapters/whisper.py); `AutoTranscriber` picks captions when they are there, else Whisper.
 
-Both sides implement `Transcriber`. `media_url` is anything ffmpeg reads (a path or a presigned
+All sides implement `Transcriber`. `media_url` is anything ffmpeg reads (a path or a presigned
 URL); `job_key` (partition key + content hash) makes a rerun find the work already done.
 """
 
@@ -21,7 +22,7 @@ from pydantic import BaseModel
 from tenacity import RetryError, Retrying, retry_if_result, wait_exponential
 
 from techne_assets.adapters import media
-from techne_assets.adapters.storage import Storage
+from techne_assets.adapters.storage import Storage, video_source
 from techne_assets.core.captions import parse_transcript
 from techne_assets.core.errors import InputError
 from techne_assets.core.transcript import Segment, Transcript
@@ -36,6 +37,11 @@ _JOB_NAME_MAX = 200
 _JOB_NAME_FORBIDDEN = re.compile(r"[^0-9A-Za-z._-]+")
 _RUNNING = {"QUEUED", "IN_PROGRESS"}
 _AUDIO_CODEC = "flac"
+_MAX_RERUNS = 99
+HOW_TO_CONFIGURE_A_TRANSCRIBER = (
+    "set TECHNE_WHISPER_MODEL to a Whisper size name (e.g. small) or a CTranslate2 model folder "
+    "to transcribe locally, or TECHNE_TRANSCRIBER=transcribe for Amazon Transcribe"
+)
 
 
 class Transcriber(Protocol):
@@ -81,30 +87,61 @@ class CaptionTranscriber:
                 raise InputError(str(self.captions_path), "captions file not found")
             transcript = parse_transcript(self.captions_path.read_bytes(), str(self.captions_path))
         else:
-            key = self._caption_key(video.key)
-            transcript = parse_transcript(
-                self.input_storage.read_bytes(key), self.input_storage.uri(key)
-            )
+            storage, key = self._caption_key(video.key)
+            transcript = parse_transcript(storage.read_bytes(key), storage.uri(key))
         if transcript.duration is None:
             transcript = transcript.model_copy(update={"duration": video.media.duration_seconds})
         return transcript
 
-    def _caption_key(self, video_key: str) -> str:
-        stem = video_key.rsplit(".", 1)[0] if "." in video_key.rsplit("/", 1)[-1] else video_key
+    def has_captions(self, video_key: str) -> bool:
+        """Whether a caption file would be read for `video_key` (the given one, or one beside it)."""
+        return self.captions_path is not None or self._find_caption_key(video_key) is not None
+
+    def _find_caption_key(self, video_key: str) -> tuple[Storage, str] | None:
+        """(storage, key) of the captions beside the video the reference names."""
+        storage, key = video_source(video_key, self.input_storage)
+        stem = _stem(key)
         # One listing instead of one request per suffix; matching ignores the suffix's case.
         beside = {
             obj.key[len(stem) :].lower(): obj.key
-            for obj in self.input_storage.list_objects(prefix=f"{stem}.")
+            for obj in storage.list_objects(prefix=f"{stem}.")
         }
         for suffix in CAPTION_SUFFIXES:
             if suffix in beside:
-                return beside[suffix]
+                return storage, beside[suffix]
+        return None
+
+    def _caption_key(self, video_key: str) -> tuple[Storage, str]:
+        found = self._find_caption_key(video_key)
+        if found is not None:
+            return found
+        stem = _stem(video_key)
         looked_for = ", ".join(f"{stem.rsplit('/', 1)[-1]}{suffix}" for suffix in CAPTION_SUFFIXES)
         raise InputError(
             video_key,
             f"no captions beside the video (looked for {looked_for}) and no transcriber "
-            "configured: set TECHNE_TRANSCRIBER=transcribe or add captions",
+            f"configured: add captions, or {HOW_TO_CONFIGURE_A_TRANSCRIBER}",
         )
+
+
+class AutoTranscriber:
+    """The local default: the captions beside the video when there are any, else `fallback`
+    (Whisper, when a model is configured), else the captions' own error saying what to set."""
+
+    name = "auto"
+
+    def __init__(self, captions: CaptionTranscriber, fallback: Transcriber | None = None):
+        self.captions = captions
+        self.fallback = fallback
+
+    def transcribe(self, video: VideoInfo, media_url: str, *, job_key: str) -> Transcript:
+        if self.fallback is None or self.captions.has_captions(video.key):
+            return self.captions.transcribe(video, media_url, job_key=job_key)
+        return self.fallback.transcribe(video, media_url, job_key=job_key)
+
+
+def _stem(video_key: str) -> str:
+    return video_key.rsplit(".", 1)[0] if "." in video_key.rsplit("/", 1)[-1] else video_key
 
 
 class AudioPartRecord(BaseModel):
@@ -125,14 +162,17 @@ class AmazonTranscribeTranscriber:
 
     Jobs are named after `job_key` and the job settings, so a rerun finds a COMPLETED job and
     reads its result instead of paying for it again, or resumes waiting for a running one.
-    The work storage must be S3: Transcribe reads the audio from it and writes results to it.
+    The scratch storage must be S3: Transcribe reads the audio from it and writes results to it.
+    Scratch expires (Transcribe keeps a job's record 90 days): a COMPLETED job whose result file
+    is gone is run again under the next free name (`<name>-r1`, `-r2`, ...), and audio parts
+    that are gone are extracted again.
     """
 
     name = "transcribe"
 
     def __init__(
         self,
-        work_storage: Storage,
+        scratch_storage: Storage,
         language: str = "pt-BR",
         identify_language: bool = False,
         language_options: Sequence[str] = ("en-US", "es-US"),
@@ -147,12 +187,12 @@ class AmazonTranscribeTranscriber:
         clock: Callable[[], float] = time.monotonic,
         scratch_dir: Path | None = None,
     ):
-        if not work_storage.root_uri.startswith("s3://"):
+        if not scratch_storage.root_uri.startswith("s3://"):
             raise ValueError(
-                "Amazon Transcribe needs an s3:// work storage (TECHNE_WORK_URI), "
-                f"not {work_storage.root_uri}"
+                "Amazon Transcribe needs an s3:// scratch storage (TECHNE_SCRATCH_URI), "
+                f"not {scratch_storage.root_uri}"
             )
-        self.work_storage = work_storage
+        self.scratch_storage = scratch_storage
         self.language = language
         self.identify_language = identify_language
         self.language_options = list(dict.fromkeys([language, *language_options]))
@@ -177,14 +217,12 @@ class AmazonTranscribeTranscriber:
         if not video.media.audio_streams:
             raise InputError(video.key, "no audio track")
         parts = self._uploaded_parts(video, media_url, _safe_key(job_key))
-        names = [
-            self.job_name(job_key, index, len(parts.parts)) for index in range(len(parts.parts))
-        ]
-        pending = [
-            name
-            for name, part in zip(names, parts.parts)
-            if self._start_unless_known(name, part.key) in _RUNNING
-        ]
+        names, pending = [], []
+        for index, part in enumerate(parts.parts):
+            name, status = self._job_for(self.job_name(job_key, index, len(parts.parts)), part.key)
+            names.append(name)
+            if status in _RUNNING:
+                pending.append(name)
         deadline = self._clock() + self.timeout_seconds
         for name in pending:
             self._wait(name, deadline)
@@ -193,7 +231,7 @@ class AmazonTranscribeTranscriber:
         for index, (name, part) in enumerate(zip(names, parts.parts)):
             result_key = _result_key(name)
             part_transcript = parse_transcript(
-                self.work_storage.read_bytes(result_key), self.work_storage.uri(result_key)
+                self.scratch_storage.read_bytes(result_key), self.scratch_storage.uri(result_key)
             )
             language = language or part_transcript.language
             segments += _shifted(
@@ -207,8 +245,10 @@ class AmazonTranscribeTranscriber:
 
     def _uploaded_parts(self, video: VideoInfo, media_url: str, safe_key: str) -> AudioParts:
         manifest_key = f"audio/{safe_key}/parts.json"
-        if self.work_storage.exists(manifest_key):
-            return AudioParts.model_validate_json(self.work_storage.read_bytes(manifest_key))
+        if self.scratch_storage.exists(manifest_key):
+            recorded = AudioParts.model_validate_json(self.scratch_storage.read_bytes(manifest_key))
+            if all(self.scratch_storage.exists(part.key) for part in recorded.parts):
+                return recorded
         with tempfile.TemporaryDirectory(dir=self.scratch_dir) as scratch:
             audio = media.extract_audio(
                 media_url,
@@ -222,8 +262,9 @@ class AmazonTranscribeTranscriber:
             ):
                 key = f"audio/{safe_key}/part-{index:02d}.{_AUDIO_CODEC}"
                 size = part.path.stat().st_size
-                if not (self.work_storage.exists(key) and self.work_storage.stat(key).size == size):
-                    self.work_storage.upload_file(key, part.path, content_type="audio/flac")
+                stored = self.scratch_storage
+                if not (stored.exists(key) and stored.stat(key).size == size):
+                    stored.upload_file(key, part.path, content_type="audio/flac")
                 records.append(
                     AudioPartRecord(
                         key=key,
@@ -233,7 +274,7 @@ class AmazonTranscribeTranscriber:
                     )
                 )
         parts = AudioParts(parts=records)
-        self.work_storage.write_bytes(
+        self.scratch_storage.write_bytes(
             manifest_key, parts.model_dump_json().encode(), "application/json"
         )
         return parts
@@ -264,20 +305,36 @@ class AmazonTranscribeTranscriber:
         ).hexdigest()[:8]
         return f"{_safe_key(job_key)}-{digest}-p{index:02d}of{count:02d}"
 
-    def _start_unless_known(self, job_name: str, audio_key: str) -> str:
+    def _job_for(self, job_name: str, audio_key: str) -> tuple[str, str]:
+        """(name, status) of the job whose result this part reads: `job_name`, or the first
+        rerun name that is not a COMPLETED job whose result file has expired."""
+        for rerun in range(_MAX_RERUNS + 1):
+            name = job_name if rerun == 0 else f"{job_name}-r{rerun}"
+            job = self._get_job(name)
+            expired = (
+                job is not None
+                and job["TranscriptionJobStatus"] == "COMPLETED"
+                and not self.scratch_storage.exists(_result_key(name))
+            )
+            if not expired:
+                return name, self._start_unless_known(name, audio_key, job)
+        raise TranscriptionFailed(
+            job_name, f"{_MAX_RERUNS} reruns all lost their result files (is scratch expiring early?)"
+        )
+
+    def _start_unless_known(self, job_name: str, audio_key: str, job: dict | None) -> str:
         """The job's status, starting it first if Transcribe has never heard of it."""
-        job = self._get_job(job_name)
         if job is not None and job["TranscriptionJobStatus"] != "FAILED":
             return job["TranscriptionJobStatus"]
         if job is not None:
             # Failed jobs are not billed, and a rerun is how a user retries one (transient
             # service errors happen): the name is freed and the job started afresh.
             self.client.delete_transcription_job(TranscriptionJobName=job_name)
-        bucket, output_key = _split_s3_uri(self.work_storage.uri(_result_key(job_name)))
+        bucket, output_key = _split_s3_uri(self.scratch_storage.uri(_result_key(job_name)))
         try:
             response = self.client.start_transcription_job(
                 TranscriptionJobName=job_name,
-                Media={"MediaFileUri": self.work_storage.uri(audio_key)},
+                Media={"MediaFileUri": self.scratch_storage.uri(audio_key)},
                 OutputBucketName=bucket,
                 OutputKey=output_key,
                 **self._job_settings(),
@@ -345,7 +402,7 @@ def _result_key(job_name: str) -> str:
 def _safe_key(job_key: str) -> str:
     """`job_key` in Transcribe's job-name alphabet, leaving room for the name's suffix; a digest
     keeps keys that had to be changed (or shortened) distinct."""
-    max_length = _JOB_NAME_MAX - len("-12345678-p00of00")
+    max_length = _JOB_NAME_MAX - len("-12345678-p00of00-r99")
     name = _JOB_NAME_FORBIDDEN.sub("-", job_key).strip("-.") or "job"
     if name == job_key and len(name) <= max_length:
         return name

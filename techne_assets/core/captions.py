@@ -11,9 +11,10 @@ Decisions the formats leave open:
   in its original order.
 - Transcribe speaker labels `spk_0`, `spk_1` become "Falante 1", "Falante 2"; channel labels
   `ch_0`, `ch_1` become "Canal 1", "Canal 2"; any other label is kept as it is.
-- Zoom-style `Nome: texto` prefixes name the speaker only when the prefix looks like a name
-  (capitalized words, up to five) and at least half of the cues carry one, so speech like
-  "O problema é: ..." or an occasional "Nota: ..." stays text.
+- Zoom, Teams and Meet `Nome: texto` prefixes name the speaker by the rules of
+  `core/speaker_names.py` (name shape, labels such as "Observação:" that never are names,
+  and names that repeat across cues); when a file writes names only where the speaker
+  changes, a cue without a name continues the speaker before it.
 - A file without a `WEBVTT` header whose blocks carry `-->` timings is read as SRT, which
   accepts `,` or `.` before the milliseconds and missing caption numbers.
 - As in the WebVTT parsing rules, a timing line inside cue text starts a new cue. In WebVTT
@@ -29,32 +30,51 @@ import html
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import NamedTuple
 
 import charset_normalizer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from techne_assets.core.errors import InputError, TranscriptParseError
-from techne_assets.core.transcript import Segment, Transcript
+from techne_assets.core.speaker_names import SpeakerNames
+from techne_assets.core.transcript import Segment, Transcript, format_timestamp
 
+# Highest share of "noise" (charset-normalizer's chaos) accepted in a decoded caption file.
+MAX_DECODING_NOISE = 0.1
+_TIE = 0.01
+_TIE_BREAK_ENCODING = "cp1252"
+# C0 and C1 control characters other than tab and line ends: never part of speech.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 PAUSE_SPLIT_SECONDS = 1.5
 SENTENCE_SPLIT_SECONDS = 6.0
 MAX_SEGMENT_SECONDS = 30.0
 _SENTENCE_END = (".", "?", "!", "…")
 
 
-def load_transcript(path: str | os.PathLike[str]) -> Transcript:
-    """Reads and parses a transcript file; a missing or unreadable file is an `InputError`."""
+def load_transcript(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Transcript:
+    """Reads and parses a transcript file; a missing, unreadable or oversized file, a folder,
+    a device or a FIFO (which could block or never end) is an `InputError`."""
     try:
-        data = Path(path).read_bytes()
+        kind = os.stat(path).st_mode
+        if stat.S_ISDIR(kind):
+            raise InputError(str(path), "is a folder, not a transcript file")
+        if not stat.S_ISREG(kind):
+            what = "a FIFO (named pipe)" if stat.S_ISFIFO(kind) else "a device or socket"
+            raise InputError(str(path), f"is {what}, not a transcript file")
+        with open(path, "rb") as stream:
+            data = stream.read() if max_bytes is None else stream.read(max_bytes + 1)
     except FileNotFoundError:
         raise InputError(str(path), "file not found") from None
-    except IsADirectoryError:
-        raise InputError(str(path), "is a folder, not a transcript file") from None
     except OSError as error:
         raise InputError(str(path), f"cannot read the file: {error.strerror or error}") from None
+    if max_bytes is not None and len(data) > max_bytes:
+        raise InputError(
+            str(path),
+            f"larger than the {max_bytes:,} bytes a caption file may have "
+            "(TECHNE_MAX_CAPTION_BYTES)",
+        )
     return parse_transcript(data, str(path))
 
 
@@ -110,18 +130,37 @@ def _decode(data: bytes, source: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    # Windows-1252 is what caption editors on Windows write; NUL bytes mean a wider encoding.
-    if b"\x00" not in data:
-        try:
-            return data.decode("cp1252")
-        except UnicodeDecodeError:
-            pass
-    guess = charset_normalizer.from_bytes(data).best()
-    if guess is None:
+    return _guessed_text(data, source)
+
+
+def _guessed_text(data: bytes, source: str) -> str:
+    """Text in a legacy encoding, when charset-normalizer decides it with confidence.
+
+    Many single-byte code pages read the same bytes without noise (charset-normalizer's language
+    coherence does not separate them reliably); when the least noisy disagree on the text,
+    Windows-1252 (what caption editors on Windows write for Portuguese) breaks the
+    tie, and any other disagreement is an error rather than a coin toss that could be mojibake.
+    """
+    matches = [m for m in charset_normalizer.from_bytes(data) if m.chaos <= MAX_DECODING_NOISE]
+    if not matches:
         raise TranscriptParseError(
-            source, "not text: the bytes are not UTF-8, UTF-16 or Windows-1252"
+            source,
+            "cannot decide the text encoding (not UTF-8, and no encoding reads it without "
+            "noise): save the file as UTF-8",
         )
-    return str(guess)
+    least_noise = min(m.chaos for m in matches)
+    tied = [m for m in matches if m.chaos - least_noise <= _TIE]
+    if len({str(m) for m in tied}) == 1:
+        return str(tied[0])
+    for match in tied:
+        if _TIE_BREAK_ENCODING in match.could_be_from_charset:
+            return str(match)
+    encodings = ", ".join(sorted({m.encoding for m in tied})[:4])
+    raise TranscriptParseError(
+        source,
+        f"cannot decide the text encoding: it reads equally well as {encodings}, with "
+        "different characters; save the file as UTF-8",
+    )
 
 
 # --- grouping words or cues into segments -------------------------------------------------
@@ -150,14 +189,17 @@ def _group(pieces: Iterable[_Timed]) -> list[Segment]:
     current: list[_Timed] = []
 
     def close() -> None:
-        segments.append(
-            Segment(
-                start=current[0].start,
-                end=max(piece.end for piece in current),
-                speaker=current[0].speaker,
-                text=" ".join(piece.text for piece in current),
+        text = " ".join(_CONTROL_CHARACTERS.sub("", " ".join(p.text for p in current)).split())
+        speaker = current[0].speaker and _CONTROL_CHARACTERS.sub("", current[0].speaker).strip()
+        if text:
+            segments.append(
+                Segment(
+                    start=current[0].start,
+                    end=max(piece.end for piece in current),
+                    speaker=speaker or None,
+                    text=text,
+                )
             )
-        )
 
     for piece in pieces:
         if current and _starts_new_segment(current, piece):
@@ -330,22 +372,19 @@ def _parse_transcribe(text: str, source: str) -> Transcript:
 # --- WebVTT and SRT -------------------------------------------------------------------------
 
 _VTT_HEADER = re.compile(r"WEBVTT(?:[ \t]|\n|\r|$)")
-_TIMESTAMP = r"(?:(\d{1,6}):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
+_TIMESTAMP = r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
 _TIMING = re.compile(rf"\s*{_TIMESTAMP}\s*-->\s*{_TIMESTAMP}(?:\s.*)?")
 _CAPTION_NUMBER = re.compile(r"\s*\d+\s*")
 _VOICE_TAG = re.compile(r"<v(?:\.[^\s>]*)?(?:[ \t]+([^>]*))?>")
 _MARKUP_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<\d[\d:.]*>")
 _ASS_OVERRIDE = re.compile(r"\{\\[^{}]*\}")
-_SPEAKER_PREFIX = re.compile(r"([^\s:][^:\n]{0,39}?):[ \t]+(?=\S)")
-_NAME_WORD = re.compile(r"[\w.'’()@-]+")
-_MAX_NAME_WORDS = 5
-_NAME_PARTICLES = frozenset({"da", "das", "de", "do", "dos", "e", "di", "du", "del", "van", "von"})
 
 
 class _Cue(NamedTuple):
     start: float
     end: float
     text_lines: list[str]
+    line: int = 0
 
 
 def _shown(line: str, limit: int = 60) -> str:
@@ -406,7 +445,7 @@ def _read_cues(block: list[tuple[int, str]], source: str, *, webvtt: bool) -> li
                 and _CAPTION_NUMBER.fullmatch(cues[-1].text_lines[-1])
             ):
                 cues[-1].text_lines.pop()  # the number of the next caption, its blank line missing
-            cues.append(_Cue(times[0], times[1], []))
+            cues.append(_Cue(times[0], times[1], [], line_number))
         else:
             cues[-1].text_lines.append(line)
     return cues
@@ -440,7 +479,9 @@ def _parse_vtt(lines: list[str], source: str) -> Transcript:
             raise TranscriptParseError(
                 source, f"line {first_number}: cue text without a timing line: {_shown(first_line)}"
             )
-    return Transcript(language=language, segments=_group(_cue_pieces(cues)))
+    return Transcript(
+        language=language, segments=_group(_cue_pieces(cues)), timing_errors=_inverted(cues)
+    )
 
 
 def _parse_srt(lines: list[str], source: str) -> Transcript:
@@ -461,7 +502,18 @@ def _parse_srt(lines: list[str], source: str) -> Transcript:
                 f"line {first_number}: expected a caption number or a timing line, "
                 f"found {_shown(first_line)}",
             )
-    return Transcript(segments=_group(_cue_pieces(cues)))
+    return Transcript(segments=_group(_cue_pieces(cues)), timing_errors=_inverted(cues))
+
+
+def _inverted(cues: list[_Cue]) -> list[str]:
+    """Cues that end before they start, reported with their line (their words are kept, timed
+    at the cue's start; the transcript's blocking check stops the run on them)."""
+    return [
+        f"line {cue.line}: the cue ends at {format_timestamp(cue.end)} before it starts at "
+        f"{format_timestamp(cue.start)}"
+        for cue in cues
+        if cue.end < cue.start
+    ]
 
 
 def _clean(text: str) -> str:
@@ -486,41 +538,21 @@ def _voiced_lines(cue: _Cue) -> list[tuple[str | None, str]]:
     return voiced
 
 
-def _speaker_prefix(line: str) -> tuple[str, str] | None:
-    """(`Name`, rest) when the line starts with a short name-like `Name: `; None otherwise.
-
-    Name-like: up to five words, the first capitalized, the others capitalized, numbers, in
-    parentheses or name particles ("da", "de", ...), so "O problema é: ..." is speech.
-    """
-    match = _SPEAKER_PREFIX.match(line.strip())
-    if match is None:
-        return None
-    words = match.group(1).split()
-    if len(words) > _MAX_NAME_WORDS or not all(_NAME_WORD.fullmatch(word) for word in words):
-        return None
-    if not words[0][0].isupper():
-        return None
-    if not all(
-        word[0].isupper() or word[0] in "(0123456789" or word in _NAME_PARTICLES
-        for word in words[1:]
-    ):
-        return None
-    return " ".join(words), line.strip()[match.end() :]
-
-
 def _cue_pieces(cues: list[_Cue]) -> list[_Timed]:
     """One piece per speaker stretch of each cue, in time order (stable for equal starts)."""
     cue_lines = [(cue, _voiced_lines(cue)) for cue in cues]
-    spoken = [lines for _, lines in cue_lines if lines]
-    prefixed = sum(1 for lines in spoken if lines[0][0] is None and _speaker_prefix(lines[0][1]))
-    use_prefixes = prefixed > 0 and 2 * prefixed >= len(spoken)
+    names = SpeakerNames.from_cue_starts(
+        [lines[0][1] if lines[0][0] is None else None for _, lines in cue_lines if lines]
+    )
 
     pieces: list[_Timed] = []
+    named: str | None = None
     for cue, lines in cue_lines:
         stretches: list[tuple[str | None, list[str]]] = []
-        named: str | None = None
+        if not names.at_changes_only:
+            named = None
         for voice, line in lines:
-            prefix = _speaker_prefix(line) if use_prefixes and voice is None else None
+            prefix = names.split(line) if voice is None else None
             if prefix:
                 named, line = prefix
             speaker = voice or named
@@ -532,7 +564,8 @@ def _cue_pieces(cues: list[_Cue]) -> list[_Timed]:
             else:
                 stretches.append((speaker, words))
         pieces.extend(
-            _Timed(cue.start, cue.end, speaker, " ".join(words)) for speaker, words in stretches
+            _Timed(cue.start, max(cue.end, cue.start), speaker, " ".join(words))
+            for speaker, words in stretches
         )
     pieces.sort(key=lambda piece: piece.start)
     return pieces

@@ -1,11 +1,19 @@
-"""The document model (the format in PRODUCT.md) and its Markdown rendering."""
+"""The document model (the format in PRODUCT.md) and its Markdown rendering.
+
+Every string a writer or a model put in the document is sanitized as it is rendered
+(`core.sanitize`): a field can never add a heading, raw HTML, an image or a link the call did
+not say, so the rendered document has exactly the title and the nine section headings.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from techne_assets.core.language import is_pt_br
+from techne_assets.core.sanitize import LinkPolicy, sanitize_inline, sanitize_path
 from techne_assets.core.text_rules import escape_markdown
 from techne_assets.core.transcript import Transcript, format_timestamp
 
@@ -162,6 +170,32 @@ EMPTY_SECTION = "Nenhum item identificado nesta chamada."
 OFFLINE_NOTICE = (
     "> Documento gerado pelo redator offline (regras determinísticas, sem modelo de linguagem)."
 )
+AUDIO_ONLY_NOTICE = "> Gravação sem vídeo: o documento não tem capturas de tela."
+REVIEW_QUESTIONS_LABEL = "**Perguntas para revisão**"
+CALL_DATE_SOURCES = {"recording": "metadados da gravação", "file": "data do arquivo"}
+# The paragraph that marks where an item's evidence goes in the HTML export (see `Rendering`).
+EVIDENCE_MARK = "⟦evidência {}⟧"
+
+
+@dataclass
+class Rendering:
+    """How one document is being rendered: its video link, which URLs may be links, and, for
+    the HTML export, the evidence ids of each item, collected in the order their marks appear."""
+
+    video_url: str | None
+    links: LinkPolicy
+    evidence: list[list[str]] | None = None
+    _marks: int = field(default=0, init=False)
+
+    def text(self, value: str) -> str:
+        return sanitize_inline(value, self.links.allows)
+
+    def mark(self, ids: list[str], indent: str = "") -> list[str]:
+        """Lines marking an item's evidence, when evidence is collected and the item has some."""
+        if self.evidence is None or not ids:
+            return []
+        self.evidence.append(list(ids))
+        return [f"{indent}{EVIDENCE_MARK.format(len(self.evidence) - 1)}", ""]
 
 
 def _link_destination(url: str) -> str:
@@ -180,129 +214,183 @@ def _time_range(time_range: TimeRange, video_url: str | None) -> str:
     return f"**Trecho:** {_time_link(time_range.start, video_url)} – {_time_link(time_range.end, video_url)}"
 
 
-def _bullets(label: str, items: list[str]) -> list[str]:
+def _bullets(label: str, items: list[str], r: Rendering) -> list[str]:
     if not items:
         return []
-    return [f"**{label}:**", "", *(f"- {item}" for item in items), ""]
+    return [f"**{label}:**", "", *(f"- {r.text(item)}" for item in items), ""]
 
 
-def _header(header: DocumentHeader) -> list[str]:
+def _header(header: DocumentHeader, r: Rendering) -> list[str]:
     duration = (
         format_timestamp(header.duration_seconds)
         if header.duration_seconds is not None
         else "não informada"
     )
+    date = r.text(header.call_date) if header.call_date else "não informada"
+    if header.call_date and header.call_date_source:
+        date += f" ({CALL_DATE_SOURCES[header.call_date_source]})"
+    participants = ", ".join(r.text(p) for p in header.participants)
     lines = [
         f"# {TITLE}",
         "",
-        f"- **Data da chamada:** {header.call_date or 'não informada'}",
+        f"- **Data da chamada:** {date}",
         f"- **Duração:** {duration}",
-        f"- **Participantes:** {', '.join(header.participants) or 'não identificados'}",
-        f"- **Fonte:** {header.source_name}",
-        f"- **Redator:** {header.writer}",
+        f"- **Participantes:** {participants or 'não identificados'}",
+    ]
+    if header.language and not is_pt_br(header.language):
+        lines.append(f"- **Idioma da chamada:** {r.text(header.language)}")
+    lines += [
+        f"- **Fonte:** {r.text(header.source_name)}",
+        f"- **Redator:** {r.text(header.writer)}",
     ]
     if header.video_url:
         lines.append(
             f"- **Vídeo:** [{escape_markdown(header.video_url)}]({_link_destination(header.video_url)})"
         )
-    if header.written_offline:
-        lines += ["", OFFLINE_NOTICE]
+    notices = [OFFLINE_NOTICE] if header.written_offline else []
+    notices += [AUDIO_ONLY_NOTICE] if header.audio_only else []
+    for notice in notices:
+        lines += ["", notice]
     return lines
 
 
-def _summary(document: Document) -> list[str]:
-    return [line for paragraph in document.executive_summary for line in (paragraph, "")]
+def _summary(document: Document, r: Rendering) -> list[str]:
+    return [line for paragraph in document.executive_summary for line in (r.text(paragraph), "")]
 
 
-def _topics(document: Document, video_url: str | None) -> list[str]:
+def _topics(document: Document, r: Rendering) -> list[str]:
     lines: list[str] = []
     for number, topic in enumerate(document.topics, 1):
-        lines += [f"### 2.{number} {topic.title}", "", _time_range(topic.time_range, video_url), ""]
+        lines += [f"### 2.{number} {r.text(topic.title)}", "", _time_range(topic.time_range, r.video_url), ""]
+        frame = sanitize_path(topic.key_frame)
+        if frame:
+            when = f" em {format_timestamp(topic.key_frame_at)}" if topic.key_frame_at is not None else ""
+            lines += [f"![Tela do tópico 2.{number}{when}]({frame})", ""]
         if topic.description:
-            lines += [topic.description, ""]
-        lines += _bullets("Pontos-chave", topic.key_points)
-        lines += _bullets("Decisões", topic.decisions)
+            lines += [r.text(topic.description), ""]
+        lines += _bullets("Pontos-chave", topic.key_points, r)
+        lines += _bullets("Decisões", topic.decisions, r)
+        lines += r.mark(topic.evidence)
     return lines
 
 
-def _procedures(document: Document, video_url: str | None) -> list[str]:
+def _step(index: int, step: Step, r: Rendering) -> list[str]:
+    when = f" ({_time_link(step.at, r.video_url)})" if step.at is not None else ""
+    # Everything below the first line is indented under the item, so it belongs to its step.
+    indent = " " * len(f"{index}. ")
+    lines = [f"{index}. {r.text(step.text)}{when}"]
+    screenshot = sanitize_path(step.screenshot)
+    if screenshot:
+        lines += ["", f"{indent}![Passo {index}]({screenshot})"]
+    if step.expected_result:
+        lines += ["", f"{indent}**Resultado esperado:** {r.text(step.expected_result)}"]
+    if step.caution:
+        lines += ["", f"{indent}> ⚠️ **Atenção:** {r.text(step.caution)}"]
+    if step.note:
+        lines += ["", f"{indent}*Nota:* {r.text(step.note)}"]
+    marks = r.mark(step.evidence, indent)
+    if len(lines) > 1 or marks:
+        lines += ["", *marks]
+    return lines
+
+
+def _procedures(document: Document, r: Rendering) -> list[str]:
     lines: list[str] = []
     for number, procedure in enumerate(document.procedures, 1):
         lines += [
-            f"### 3.{number} {procedure.title}",
+            f"### 3.{number} {r.text(procedure.title)}",
             "",
-            _time_range(procedure.time_range, video_url),
+            _time_range(procedure.time_range, r.video_url),
             "",
         ]
         if procedure.objective:
-            lines += [f"**Objetivo:** {procedure.objective}", ""]
-        lines += _bullets("Pré-requisitos", procedure.prerequisites)
+            lines += [f"**Objetivo:** {r.text(procedure.objective)}", ""]
+        lines += r.mark(procedure.evidence)
+        lines += _bullets("Pré-requisitos", procedure.prerequisites, r)
+        if procedure.warnings:
+            lines += ["**Avisos:**", "", *(f"- ⚠️ {r.text(w)}" for w in procedure.warnings), ""]
         if procedure.steps:
             lines += ["**Passos:**", ""]
             for index, step in enumerate(procedure.steps, 1):
-                when = f" ({_time_link(step.at, video_url)})" if step.at is not None else ""
-                lines.append(f"{index}. {step.text}{when}")
-                if step.screenshot:
-                    # Indented under the item, so the image belongs to its step.
-                    indent = " " * len(f"{index}. ")
-                    lines += ["", f"{indent}![Passo {index}]({step.screenshot})", ""]
+                lines += _step(index, step, r)
             lines.append("")
     return lines
 
 
-def _troubleshooting(document: Document, video_url: str | None) -> list[str]:
+def _troubleshooting(document: Document, r: Rendering) -> list[str]:
     lines: list[str] = []
     for number, problem in enumerate(document.troubleshooting, 1):
-        lines += [f"### 4.{number} {problem.title}", ""]
+        lines += [f"### 4.{number} {r.text(problem.title)}", ""]
         if problem.time_range:
-            lines += [_time_range(problem.time_range, video_url), ""]
-        lines += _bullets("Sintomas", problem.symptoms)
+            lines += [_time_range(problem.time_range, r.video_url), ""]
+        lines += _bullets("Sintomas", problem.symptoms, r)
         if problem.root_cause:
-            lines += [f"**Causa raiz:** {problem.root_cause}", ""]
-        lines += _bullets("Solução", problem.solution)
-        lines += _bullets("Prevenção", problem.prevention)
+            lines += [f"**Causa raiz:** {r.text(problem.root_cause)}", ""]
+        lines += _bullets("Solução", problem.solution, r)
+        lines += _bullets("Prevenção", problem.prevention, r)
+        lines += r.mark(problem.evidence)
     return lines
 
 
-def _questions(document: Document, video_url: str | None) -> list[str]:
-    lines: list[str] = []
-    for qa in document.questions:
-        when = f" {_time_link(qa.at, video_url)}" if qa.at is not None else ""
-        asked = f" ({qa.asked_by})" if qa.asked_by else ""
-        answered = f" ({qa.answered_by})" if qa.answered_by else ""
-        lines += [f"**P{when}{asked}:** {qa.question}", "", f"**R{answered}:** {qa.answer}", ""]
+def _question(qa: QuestionAnswer, r: Rendering) -> list[str]:
+    when = f" {_time_link(qa.at, r.video_url)}" if qa.at is not None else ""
+    asked = f" ({r.text(qa.asked_by)})" if qa.asked_by else ""
+    answered = f" ({r.text(qa.answered_by)})" if qa.answered_by else ""
+    return [
+        f"**P{when}{asked}:** {r.text(qa.question)}",
+        "",
+        f"**R{answered}:** {r.text(qa.answer)}",
+        "",
+        *r.mark(qa.evidence),
+    ]
+
+
+def _questions(document: Document, r: Rendering) -> list[str]:
+    asked = [qa for qa in document.questions if not qa.review]
+    review = [qa for qa in document.questions if qa.review]
+    lines = [line for qa in asked for line in _question(qa, r)]
+    if review:
+        lines += [REVIEW_QUESTIONS_LABEL, "", *(line for qa in review for line in _question(qa, r))]
     return lines
 
 
-def _action_items(document: Document, video_url: str | None) -> list[str]:
+def _list_item(text: str, ids: list[str], r: Rendering) -> list[str]:
+    marks = r.mark(ids, "  ")
+    return [text, "", *marks] if marks else [text]
+
+
+def _action_items(document: Document, r: Rendering) -> list[str]:
     lines: list[str] = []
     for item in document.action_items:
-        owner = f" — **Responsável:** {item.owner}" if item.owner else ""
-        when = f" ({_time_link(item.at, video_url)})" if item.at is not None else ""
-        lines.append(f"- [ ] {item.text}{owner}{when}")
+        owner = f" — **Responsável:** {r.text(item.owner)}" if item.owner else ""
+        deadline = f" — **Prazo:** {r.text(item.deadline)}" if item.deadline else ""
+        when = f" ({_time_link(item.at, r.video_url)})" if item.at is not None else ""
+        lines += _list_item(f"- [ ] {r.text(item.text)}{owner}{deadline}{when}", item.evidence, r)
     return [*lines, ""] if lines else []
 
 
-def _references(document: Document, video_url: str | None) -> list[str]:
+def _references(document: Document, r: Rendering) -> list[str]:
     lines: list[str] = []
     for reference in document.references:
-        link = (
-            f": <{reference.url}>" if reference.url and reference.url not in reference.text else ""
-        )
-        when = f" ({_time_link(reference.at, video_url)})" if reference.at is not None else ""
-        lines.append(f"- {reference.text}{link}{when}")
+        link = ""
+        if reference.url and reference.url not in reference.text:
+            link = f": {r.text(reference.url)}"
+        when = f" ({_time_link(reference.at, r.video_url)})" if reference.at is not None else ""
+        lines += _list_item(f"- {r.text(reference.text)}{link}{when}", reference.evidence, r)
     return [*lines, ""] if lines else []
 
 
-def _glossary(document: Document) -> list[str]:
-    lines = [f"- **{term.term}:** {term.definition}" for term in document.glossary]
+def _glossary(document: Document, r: Rendering) -> list[str]:
+    lines: list[str] = []
+    for term in document.glossary:
+        lines += _list_item(f"- **{r.text(term.term)}:** {r.text(term.definition)}", term.evidence, r)
     return [*lines, ""] if lines else []
 
 
 def _appendix(transcript: Transcript) -> list[str]:
     lines: list[str] = []
     for segment in transcript.segments:
-        speaker = f" {segment.speaker}" if segment.speaker else ""
+        speaker = f" {sanitize_inline(segment.speaker)}" if segment.speaker else ""
         lines += [
             f"**[{format_timestamp(segment.start)}]{speaker}:** {escape_markdown(' '.join(segment.text.split()))}",
             "",
@@ -310,18 +398,29 @@ def _appendix(transcript: Transcript) -> list[str]:
     return lines
 
 
-def render_sections(document: Document, transcript: Transcript) -> dict[str, str]:
+def rendering_for(document: Document, transcript: Transcript, *, collect_evidence: bool = False) -> Rendering:
+    """The rendering context of a document: links only for URLs the transcript says."""
+    return Rendering(
+        video_url=document.header.video_url,
+        links=LinkPolicy(transcript.text),
+        evidence=[] if collect_evidence else None,
+    )
+
+
+def render_sections(
+    document: Document, transcript: Transcript, rendering: Rendering | None = None
+) -> dict[str, str]:
     """Section heading → that section's Markdown (heading included), in the prescribed order."""
-    video_url = document.header.video_url
+    r = rendering or rendering_for(document, transcript)
     bodies = (
-        _summary(document),
-        _topics(document, video_url),
-        _procedures(document, video_url),
-        _troubleshooting(document, video_url),
-        _questions(document, video_url),
-        _action_items(document, video_url),
-        _references(document, video_url),
-        _glossary(document),
+        _summary(document, r),
+        _topics(document, r),
+        _procedures(document, r),
+        _troubleshooting(document, r),
+        _questions(document, r),
+        _action_items(document, r),
+        _references(document, r),
+        _glossary(document, r),
         _appendix(transcript),
     )
     return {
@@ -330,10 +429,17 @@ def render_sections(document: Document, transcript: Transcript) -> dict[str, str
     }
 
 
-def render_markdown(document: Document, transcript: Transcript) -> str:
-    """The whole document as Markdown, in the format of the product brief."""
+def render_markdown(
+    document: Document, transcript: Transcript, rendering: Rendering | None = None
+) -> str:
+    """The whole document as Markdown, in the format of the product brief.
+
+    With a `rendering` that collects evidence (the HTML export), each item with evidence is
+    followed by an `EVIDENCE_MARK` paragraph naming its entry in `rendering.evidence`.
+    """
+    r = rendering or rendering_for(document, transcript)
     parts = [
-        "\n".join(_header(document.header)) + "\n",
-        *render_sections(document, transcript).values(),
+        "\n".join(_header(document.header, r)) + "\n",
+        *render_sections(document, transcript, r).values(),
     ]
     return "\n".join(parts)

@@ -5,7 +5,10 @@ strings that show it is covered), the commands and the URLs said in the call. Fo
 document the metrics are: section completeness, key-point coverage (strict: every
 `must_include` string occurs; soft: share of the point's words), optionally embedding
 similarity, grounding precision of the technical spans, recall of the gold commands and URLs,
-timestamp validity, length and cost. Everything here is a pure function of its inputs.
+timestamp validity, length and cost, and the defects a trainer would fix
+(`core/document_defects.py`: duplicate titles, glossary entries without a definition, Q&A
+answered by the asker, action items that are not commitments, steps that are warnings).
+Everything here is a pure function of its inputs.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, Field
 
 from techne_assets.core.document import EMPTY_SECTION, SECTION_HEADINGS
+from techne_assets.core.document_defects import DocumentDefects, find_defects
 from techne_assets.core.grounding import check_grounding, checked_body
 from techne_assets.core.quality import document_sections, document_timestamps_valid
 from techne_assets.core.text_rules import content_words, stem, words
@@ -105,6 +109,9 @@ class EvaluationRow(BaseModel):
     input_tokens: int
     output_tokens: int
     seconds: float = Field(default=0.0, description="time the writer took")
+    defects: DocumentDefects = Field(
+        default_factory=DocumentDefects, description="the offending items, by kind of defect"
+    )
 
 
 def normalize(text: str) -> str:
@@ -244,6 +251,7 @@ def evaluate_document(
         input_tokens=draft.input_tokens,
         output_tokens=draft.output_tokens,
         seconds=seconds,
+        defects=find_defects(draft.document, draft.document.header.language or transcript.language),
     )
 
 
@@ -254,6 +262,16 @@ def _ratio(value: float | None) -> str:
 def _mean(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return mean(present) if present else None
+
+
+# Table column → `DocumentDefects` field; each cell is the number of offending items.
+DEFECT_COLUMNS: dict[str, str] = {
+    "dup. titles": "duplicate_titles",
+    "undefined terms": "undefined_glossary_terms",
+    "self-answered": "same_speaker_answers",
+    "non-commitments": "non_commitment_actions",
+    "warning steps": "warning_steps",
+}
 
 
 def format_markdown_table(rows: Sequence[EvaluationRow]) -> str:
@@ -272,6 +290,7 @@ def format_markdown_table(rows: Sequence[EvaluationRow]) -> str:
         "words",
         "cost US$",
         "seconds",
+        *DEFECT_COLUMNS,
     ]
 
     def cells(
@@ -282,6 +301,9 @@ def format_markdown_table(rows: Sequence[EvaluationRow]) -> str:
         cost: float,
         seconds: float,
     ) -> list[str]:
+        defect_counts = [
+            mean(len(getattr(r.defects, field)) for r in group) for field in DEFECT_COLUMNS.values()
+        ]
         values = {
             "sections": _mean([r.section_completeness for r in group]),
             "key points": _mean([r.key_point_coverage for r in group]),
@@ -291,13 +313,15 @@ def format_markdown_table(rows: Sequence[EvaluationRow]) -> str:
             "commands": _mean([r.command_recall for r in group]),
             "URLs": _mean([r.url_recall for r in group]),
         }
+        ratio_columns = columns[1 : columns.index("timestamps")]
         return [
             call,
-            *(_ratio(values[c]) for c in columns[1:-4]),
+            *(_ratio(values[c]) for c in ratio_columns),
             timestamps,
             f"{words_:.0f}",
             f"{cost:.4f}",
             f"{seconds:.1f}",
+            *(f"{count:.0f}" if len(group) == 1 else f"{count:.1f}" for count in defect_counts),
         ]
 
     tables: list[str] = []
@@ -331,3 +355,10 @@ def format_markdown_table(rows: Sequence[EvaluationRow]) -> str:
         lines.append("| " + " | ".join(mean_cells) + " |")
         tables.append("\n".join(lines))
     return "\n\n".join(tables) + "\n"
+
+
+def format_set_tables(results: dict[str, Sequence[EvaluationRow]]) -> str:
+    """One `## Set: <name>` part per evaluated set, each with its tables per writer."""
+    return "\n".join(
+        f"## Set: {name}\n\n{format_markdown_table(rows)}" for name, rows in results.items()
+    )

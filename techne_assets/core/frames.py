@@ -1,4 +1,4 @@
-"""Near-duplicate video frames, compared on a small gray thumbnail pixel by pixel.
+"""Near-duplicate and black video frames, judged on a small gray thumbnail; key frame choice.
 
 Shared screens are mostly text on a flat background: a 9×8 perceptual hash sees two terminal
 screens with different commands as the same picture. At 64×36 a changed line of text moves
@@ -18,6 +18,14 @@ THUMBNAIL_HEIGHT = 36
 PIXEL_DELTA = 10
 # Frames with at most this many changed pixels show the same thing.
 DEFAULT_MAX_CHANGED_PIXELS = 2
+# A thumbnail this dark on average (of 255) is a black screen: nothing to show.
+DARK_MEAN_GRAY = 20
+# ffmpeg scene score above which a frame shows a new screen (0 same picture – 1 all new).
+DEFAULT_SCENE_THRESHOLD = 0.1
+# A scene change is grabbed this much later, once a transition has settled.
+SETTLE_SECONDS = 0.5
+# Candidates tried per topic before giving up (the next most distinct after a black one).
+MAX_KEY_FRAME_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -48,3 +56,28 @@ class Fingerprint:
         self, other: Fingerprint, *, max_changed_pixels: int = DEFAULT_MAX_CHANGED_PIXELS
     ) -> bool:
         return self.distance(other) <= max_changed_pixels
+
+    @property
+    def mean_gray(self) -> float:
+        return sum(self.gray) / len(self.gray) if self.gray else 0.0
+
+    @property
+    def is_dark(self) -> bool:
+        """A black (or nearly black) screen: a pause, a cut, a camera off."""
+        return self.mean_gray < DARK_MEAN_GRAY
+
+
+def key_frame_times(changes: list[tuple[float, float]], start: float, end: float) -> list[float]:
+    """Times to try as a topic's key frame, most distinct screen first.
+
+    `changes`: (time, scene score) of the scene changes found in the topic's range. Each time
+    is moved `SETTLE_SECONDS` later, within the range; none when the screen never changed.
+    """
+    inside = [(at, score) for at, score in changes if start <= at < end]
+    ranked = sorted(inside, key=lambda change: (-change[1], change[0]))
+    times: list[float] = []
+    for at, _ in ranked[:MAX_KEY_FRAME_TRIES]:
+        settled = min(at + SETTLE_SECONDS, max(start, end - SETTLE_SECONDS))
+        if settled not in times:
+            times.append(settled)
+    return times

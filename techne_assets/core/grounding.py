@@ -1,7 +1,8 @@
 """Technical spans of a document and whether the transcript supports them.
 
 The grounding rule: a command, path, config key, error code or URL in the document must occur
-in the transcript. Inline and fenced code always counts as technical; outside code only strong
+in the transcript, literally or once the transcript's spoken technical forms are written out
+("ls traço la barra etc barra nginx" supports `ls -la /etc/nginx`). Inline and fenced code always counts as technical; outside code only strong
 patterns do (URLs, paths, `key=value`, snake_case and dotted keys, error codes), so ordinary
 pt-BR words are never flagged.
 """
@@ -14,7 +15,8 @@ from typing import Literal
 from markdown_it import MarkdownIt
 from pydantic import BaseModel, Field
 
-from techne_assets.core.document import SECTION_HEADINGS, Document
+from techne_assets.core.document import SECTION_HEADINGS, Document, Step
+from techne_assets.core.spoken_forms import spoken_rewrites
 from techne_assets.core.text_rules import (
     CONFIG_ASSIGN_RE,
     DOTTED_KEY_RE,
@@ -23,10 +25,12 @@ from techne_assets.core.text_rules import (
     PATH_RE,
     SNAKE_CASE_RE,
     URL_RE,
+    find_fragments,
 )
 from techne_assets.core.transcript import Transcript
 
 SpanKind = Literal["command", "path", "url", "config_key", "error_code"]
+Match = Literal["literal", "normalized"]
 
 APPENDIX_HEADING = SECTION_HEADINGS[-1]
 _OPENING_PUNCTUATION = " \t\"'([{«“"
@@ -41,6 +45,10 @@ _markdown = MarkdownIt("commonmark")
 class TechnicalSpan(BaseModel):
     kind: SpanKind
     text: str
+    matched: Match | None = Field(
+        default=None,
+        description="how the transcript supports it: its literal text, or its spoken form written out",
+    )
 
 
 class GroundingReport(BaseModel):
@@ -148,21 +156,100 @@ def _normalize(text: str) -> str:
 
 
 class _TranscriptIndex:
-    """The transcript's text normalized once, so many spans can be looked up quickly."""
+    """The transcript's text normalized once, literal and with spoken forms written out.
+
+    It also keeps every technical expression of the transcript with the words that were said
+    for it, so an unsupported span can be traced back to what the speaker actually said.
+    """
 
     def __init__(self, transcript: Transcript):
         self.text = _normalize(transcript.text)
+        written: list[str] = []
+        self.said: list[tuple[str, str]] = []  # (written form, words said)
+        for segment in transcript.segments:
+            text, said_at = _written_with_origins(segment.text)
+            written.append(text)
+            self.said += [
+                (
+                    text[f.start : f.end],
+                    segment.text[said_at(f.start, True) : said_at(f.end, False)],
+                )
+                for f in find_fragments(text)
+            ]
+        self.written = _normalize("\n".join(written))
 
-    def supports(self, span: TechnicalSpan) -> bool:
-        needle = _trim(_normalize(span.text))
-        if not needle:
-            return True
-        if needle not in self.text:
+    @staticmethod
+    def _occurs(needle: str, text: str) -> bool:
+        if needle not in text:
             return False
         # Word boundaries, so `kubectl get pod` is not supported by "kubectl get pods".
         before = r"(?<![\w])" if re.match(r"\w", needle) else ""
         after = r"(?![\w])" if re.search(r"\w$", needle) else ""
-        return re.search(before + re.escape(needle) + after, self.text) is not None
+        return re.search(before + re.escape(needle) + after, text) is not None
+
+    def match(self, span: TechnicalSpan) -> Match | None:
+        """How the transcript supports `span`, or None when it does not."""
+        needle = _trim(_normalize(span.text))
+        if not needle or self._occurs(needle, self.text):
+            return "literal"
+        if self._occurs(needle, self.written):
+            return "normalized"
+        return None
+
+    def supports(self, span: TechnicalSpan) -> bool:
+        return self.match(span) is not None
+
+    def words_said(self, span: TechnicalSpan) -> str | None:
+        """What the speaker said for an unsupported span: the transcript's technical fragment
+        (found once spoken forms are written out) that starts with the same word and shares
+        most of its words, as it was said."""
+        tokens = _tokens(span.text)
+        if not tokens:
+            return None
+        best: tuple[float, str] | None = None
+        for written, said in self.said:
+            candidate = _tokens(written)
+            if not candidate or candidate[0] != tokens[0]:
+                continue
+            shared = len(set(tokens) & set(candidate)) / len(set(tokens) | set(candidate))
+            if shared >= 0.5 and (best is None or shared > best[0]):
+                best = (shared, said)
+        return best[1] if best else None
+
+
+def _written_with_origins(said: str):
+    """`said` with its spoken forms written out, and a map from written offsets to said ones.
+
+    An offset inside a rewritten expression maps to the start (or end) of what was said for it.
+    """
+    pieces: list[str] = []
+    origins: list[tuple[int, int, int, int]] = []  # written start, end → said start, end
+    position = 0
+    length = 0
+    for rewrite in spoken_rewrites(said):
+        pieces.append(said[position : rewrite.start])
+        length += rewrite.start - position
+        origins.append((length, length + len(rewrite.written), rewrite.start, rewrite.end))
+        pieces.append(rewrite.written)
+        length += len(rewrite.written)
+        position = rewrite.end
+    pieces.append(said[position:])
+
+    def said_at(offset: int, is_start: bool) -> int:
+        delta = 0
+        for w_start, w_end, s_start, s_end in origins:
+            if offset < w_start or (offset == w_start and not is_start):
+                break
+            if offset < w_end or (offset == w_end and not is_start):
+                return s_start if is_start else s_end
+            delta = s_end - w_end
+        return offset + delta
+
+    return "".join(pieces), said_at
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in re.split(r"[\s/]+", _trim(_normalize(text))) if t]
 
 
 def checked_body(markdown: str) -> str:
@@ -180,7 +267,11 @@ def check_grounding(markdown: str, transcript: Transcript) -> GroundingReport:
     index = _TranscriptIndex(transcript)
     report = GroundingReport()
     for span in technical_spans(checked_body(markdown)):
-        (report.supported if index.supports(span) else report.unsupported).append(span)
+        matched = index.match(span)
+        if matched:
+            report.supported.append(span.model_copy(update={"matched": matched}))
+        else:
+            report.unsupported.append(span)
     return report
 
 
@@ -193,14 +284,19 @@ def _claim_fields(model: BaseModel) -> list[str]:
 
 
 _OMITTED = "(trecho técnico omitido: não consta na transcrição)"
+_NOTE_SAID = "Trecho técnico sem correspondência exata na transcrição: mantidas as palavras ditas."
+_NOTE_OMITTED = "Trecho técnico omitido: não consta na transcrição."
 
 
 def remove_unsupported(document: Document, transcript: Transcript) -> tuple[Document, list[str]]:
     """The document without technical spans the transcript does not support, and those spans.
 
-    A list entry (a key point, a step, an action item, a reference...) that carries an
-    unsupported span is dropped whole; in prose (a summary paragraph, a description, a root
-    cause) the span alone is replaced by a short note. The header is left as is.
+    A step is never dropped: an unsupported span in it is replaced by the words that were said
+    for it when it can be traced back to the transcript (quoted, «...»), otherwise by a short
+    omission note, and the step gets a `note` saying so. Any other list entry (a key point, an
+    action item, a reference, a warning...) that carries an unsupported span is dropped whole; in
+    prose (a summary paragraph, a description, a root cause) the span alone is replaced by the
+    omission note. The header is left as is.
     """
     index = _TranscriptIndex(transcript)
     removed: list[str] = []
@@ -210,10 +306,31 @@ def remove_unsupported(document: Document, transcript: Transcript) -> tuple[Docu
         removed.extend(s.text for s in bad if s.text not in removed)
         return bad
 
+    def replace(text: str, span: TechnicalSpan, by: str) -> str:
+        return text.replace(f"`{span.text}`", by).replace(span.text, by)
+
     def clean_text(text: str) -> str:
         for span in unsupported_in(text):
-            text = text.replace(f"`{span.text}`", _OMITTED).replace(span.text, _OMITTED)
+            text = replace(text, span, _OMITTED)
         return text
+
+    def clean_step(step: Step) -> Step:
+        notes: list[str] = []
+        text = step.text
+        for span in unsupported_in(text):
+            said = index.words_said(span)
+            text = replace(text, span, f"«{said}»" if said else _OMITTED)
+            note = _NOTE_SAID if said else _NOTE_OMITTED
+            if note not in notes:
+                notes.append(note)
+        update = {
+            name: clean_text(getattr(step, name))
+            for name in ("expected_result", "caution", "note")
+            if getattr(step, name)
+        }
+        if notes:
+            update["note"] = " ".join(filter(None, [update.get("note", step.note), *notes]))
+        return step.model_copy(update={"text": text, **update})
 
     def has_unsupported(value) -> bool:
         if isinstance(value, str):
@@ -234,7 +351,9 @@ def remove_unsupported(document: Document, transcript: Transcript) -> tuple[Docu
         if isinstance(value, list):
             kept = []
             for item in value:
-                if isinstance(item, str) or (isinstance(item, BaseModel) and is_leaf(item)):
+                if isinstance(item, Step):
+                    kept.append(clean_step(item))
+                elif isinstance(item, str) or (isinstance(item, BaseModel) and is_leaf(item)):
                     if not has_unsupported(item):
                         kept.append(item)
                 else:

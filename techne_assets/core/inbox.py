@@ -1,20 +1,35 @@
-"""Which stored objects a sensor tick should turn into runs, and the cursor it leaves behind.
+"""Which stored objects a sensor tick should turn into runs, and the state it leaves behind.
 
-The cursor is a high-water mark of last-modified times plus the (key, etag) pairs seen within a
-safety window below it: an object written while a tick was listing (with a last-modified a little
-older than objects already seen) is still picked up next tick, and an object seen once is not
-requested twice. Run keys (partition + etag) make Dagster itself drop a repeated request, so
-the same content uploaded again never runs again while new content under the same key does.
+The sensor remembers every video it has handled as a 64-bit digest of (key, ETag) — the ETag
+of a local file is its size and mtime — not as a high-water mark of modification times: `mv`,
+`cp -p` and `rsync -t` bring old recordings in with old mtimes, and a mark would skip them.
+New content under the same key has a new ETag, hence a new digest, and runs again.
+
+At 100,000 objects the set is 800 KB: too large for a Dagster cursor (stored again with every
+tick), so it lives in the work storage (`SeenSet.to_bytes`) and the cursor only names which of
+two slots holds the current copy and its checksum. A tick writes the other slot, and the cursor
+that points at it commits with the tick's run requests: a tick that dies in between leaves the
+old slot current, so nothing is marked seen without its run having been requested.
+
+A local file still being copied grows between ticks; a file whose mtime is recent must keep the
+same size over two ticks before it is taken (a `cp -p` resets the mtime only when it is done).
 """
 
 from __future__ import annotations
 
+import hashlib
+import sys
+from array import array
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-SAFETY_WINDOW = timedelta(minutes=15)
+# A file modified more recently than this may still be being written.
+SETTLE_WINDOW = timedelta(minutes=2)
+Slot = Literal["a", "b"]
 
 
 class InboxObject(BaseModel):
@@ -24,20 +39,74 @@ class InboxObject(BaseModel):
     last_modified: datetime
 
 
+def object_digest(key: str, etag: str) -> int:
+    """64 bits: a collision among 100,000 objects has odds of about 1 in 3.7 billion."""
+    data = hashlib.blake2b(f"{key}\0{etag}".encode("utf-8", "surrogatepass"), digest_size=8)
+    return int.from_bytes(data.digest(), "big")
+
+
+class SeenSet:
+    """Digests of the (key, ETag) pairs already handled, stored as sorted 8-byte integers."""
+
+    def __init__(self, digests: Iterable[int] = ()):
+        self.digests = set(digests)
+
+    def __contains__(self, obj: InboxObject) -> bool:
+        return object_digest(obj.key, obj.etag) in self.digests
+
+    def __len__(self) -> int:
+        return len(self.digests)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SeenSet) and self.digests == other.digests
+
+    def to_bytes(self) -> bytes:
+        packed = array("Q", sorted(self.digests))
+        if sys.byteorder == "little":
+            packed.byteswap()  # stored big-endian, whatever the machine
+        return packed.tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SeenSet:
+        if len(data) % 8:
+            raise ValueError(f"seen-set data of {len(data)} bytes is not a multiple of 8")
+        packed = array("Q")
+        packed.frombytes(data)
+        if sys.byteorder == "little":
+            packed.byteswap()
+        return cls(packed)
+
+
+def checksum(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
 class InboxCursor(BaseModel):
-    high_water_mark: datetime | None = None
-    recent: dict[str, str] = Field(default_factory=dict, description="key → etag seen near the mark")
-    recent_times: dict[str, datetime] = Field(default_factory=dict)
+    seen_slot: Slot | None = Field(default=None, description="work-storage slot of the seen set")
+    seen_checksum: str | None = None
+    seen_count: int = 0
     pending_sizes: dict[str, int] = Field(
-        default_factory=dict, description="local files seen last tick, not yet stable in size"
+        default_factory=dict, description="recently modified files and their size at the last tick"
     )
 
+    def next_slot(self) -> Slot:
+        return "b" if self.seen_slot == "a" else "a"
 
-class TickPlan(BaseModel):
+
+@dataclass(frozen=True)
+class TickPlan:
+    """Unseen videos ready to run (oldest first), and what the tick must remember."""
+
     ready: list[InboxObject]
-    waiting_for_stable_size: int
+    waiting_for_stable_size: dict[str, int]
+    still_present: SeenSet  # the seen digests of objects still listed
+
+
+@dataclass(frozen=True)
+class TickOutcome:
+    seen: SeenSet
+    pending_sizes: dict[str, int]
     left_for_next_tick: int
-    cursor: InboxCursor
 
 
 def is_video(key: str, extensions: Iterable[str]) -> bool:
@@ -48,65 +117,53 @@ def is_video(key: str, extensions: Iterable[str]) -> bool:
     return suffix in {ext.lower().lstrip(".") for ext in extensions}
 
 
+def _recent(obj: InboxObject, now: datetime) -> bool:
+    return now - obj.last_modified < SETTLE_WINDOW
+
+
 def plan_tick(
     objects: Iterable[InboxObject],
-    cursor: InboxCursor,
+    seen: SeenSet,
+    pending_sizes: dict[str, int],
     *,
     extensions: Iterable[str],
-    max_runs: int,
+    now: datetime,
     require_stable_size: bool,
 ) -> TickPlan:
-    mark = cursor.high_water_mark
-    floor = mark - SAFETY_WINDOW if mark else None
-    candidates: list[InboxObject] = []
+    """One pass over the listing: O(objects) time, memory for the unseen ones only."""
+    extensions = {ext.lower().lstrip(".") for ext in extensions}
+    present: set[int] = set()
+    unseen: list[InboxObject] = []
     for obj in objects:
-        if not is_video(obj.key, extensions) or obj.size == 0:
+        if obj.size == 0 or not is_video(obj.key, extensions):
             continue
-        if floor is not None and obj.last_modified < floor:
-            continue
-        if cursor.recent.get(obj.key) == obj.etag:
-            continue
-        candidates.append(obj)
-    candidates.sort(key=lambda o: (o.last_modified, o.key))
+        digest = object_digest(obj.key, obj.etag)
+        if digest in seen.digests:
+            present.add(digest)
+        else:
+            unseen.append(obj)
+    unseen.sort(key=lambda o: (o.last_modified, o.key))
+    ready, waiting = [], {}
+    for obj in unseen:
+        if require_stable_size and _recent(obj, now) and pending_sizes.get(obj.key) != obj.size:
+            waiting[obj.key] = obj.size
+        else:
+            ready.append(obj)
+    return TickPlan(ready=ready, waiting_for_stable_size=waiting, still_present=SeenSet(present))
 
-    pending: dict[str, int] = {}
-    ready: list[InboxObject] = []
-    for obj in candidates:
-        if require_stable_size and cursor.pending_sizes.get(obj.key) != obj.size:
-            pending[obj.key] = obj.size
-            continue
-        ready.append(obj)
-    taken, left = ready[:max_runs], ready[max_runs:]
 
-    recent = dict(cursor.recent)
-    recent_times = dict(cursor.recent_times)
-    for obj in taken:
-        recent[obj.key] = obj.etag
-        recent_times[obj.key] = obj.last_modified
-    # The mark only passes objects that were taken, so what is left over or still being copied
-    # stays above the floor for the next tick.
-    held_back = [o.last_modified for o in left] + [
-        o.last_modified for o in candidates if o.key in pending
-    ]
-    marks = ([mark] if mark else []) + [o.last_modified for o in taken]
-    new_mark = max(marks) if marks else None
-    if held_back and new_mark is not None:
-        # Never pass an object held back, never move the mark backwards.
-        capped = min(new_mark, min(held_back))
-        new_mark = max(capped, mark) if mark else capped
-    if new_mark is not None:
-        keep_after = new_mark - SAFETY_WINDOW
-        recent_times = {k: t for k, t in recent_times.items() if t >= keep_after}
-        recent = {k: v for k, v in recent.items() if k in recent_times}
-    return TickPlan(
-        ready=taken,
-        waiting_for_stable_size=len(pending),
-        left_for_next_tick=len(left),
-        cursor=InboxCursor(
-            high_water_mark=new_mark,
-            recent=recent,
-            recent_times=recent_times,
-            # Left-over videos were already stable; remembering their sizes keeps them ready.
-            pending_sizes=pending | {o.key: o.size for o in left},
-        ),
-    )
+def finish_tick(plan: TickPlan, handled: Iterable[InboxObject], *, now: datetime) -> TickOutcome:
+    """The seen set and pending sizes after the sensor handled (requested or skipped) `handled`.
+
+    Ready videos not handled this tick stay unseen; the recent ones keep their size so they
+    need not wait for stability again.
+    """
+    handled_keys = set()
+    seen = SeenSet(plan.still_present.digests)
+    for obj in handled:
+        seen.digests.add(object_digest(obj.key, obj.etag))
+        handled_keys.add((obj.key, obj.etag))
+    left = [o for o in plan.ready if (o.key, o.etag) not in handled_keys]
+    pending = dict(plan.waiting_for_stable_size)
+    pending.update({o.key: o.size for o in left if _recent(o, now)})
+    return TickOutcome(seen=seen, pending_sizes=pending, left_for_next_tick=len(left))

@@ -8,9 +8,10 @@ from pydantic import BaseModel, Field
 
 from techne_assets.core.document import SECTION_HEADINGS
 from techne_assets.core.grounding import check_grounding
-from techne_assets.core.transcript import Transcript
+from techne_assets.core.transcript import Transcript, format_timestamp
 
-_TIMESTAMP = re.compile(r"\[(\d{2}):([0-5]\d):([0-5]\d)\]")
+# Hours grow past 99 (format_timestamp never wraps), so any number of hour digits is read.
+_TIMESTAMP = re.compile(r"\[(\d{2,}):([0-5]\d):([0-5]\d)\]")
 APPENDIX_HEADING = SECTION_HEADINGS[-1]
 
 
@@ -39,6 +40,35 @@ def transcript_coverage(transcript: Transcript, media_duration: float, minimum: 
         passed=coverage >= minimum,
         description=f"speech reaches {coverage:.0%} of the media duration (minimum {minimum:.0%})",
         metadata={"coverage": round(coverage, 4), "spoken_until_seconds": round(transcript.spoken_end, 3)},
+    )
+
+
+def transcript_within_media(transcript: Transcript, media_duration: float, tolerance: float) -> Verdict:
+    """Captions for another (longer) recording, or a runaway timestamp, end past the media."""
+    if media_duration <= 0:
+        return Verdict(passed=False, description="the media has no duration", metadata={})
+    late = [s for s in transcript.segments if s.end > media_duration + tolerance]
+    first = late[0] if late else None
+    return Verdict(
+        passed=not late,
+        description=f"speech ends within the {media_duration:.0f} s of media"
+        if first is None
+        else f"{len(late)} segments end after the media ({media_duration:.0f} s, tolerance "
+        f"{tolerance:.0f} s), the first at [{format_timestamp(first.end)}]: "
+        "are these the captions of this video?",
+        metadata={"after_end": len(late), "spoken_until_seconds": round(transcript.spoken_end, 3)},
+    )
+
+
+def transcript_timings_ordered(transcript: Transcript) -> Verdict:
+    """Cues the source times backwards (end before start), named by their line."""
+    errors = transcript.timing_errors
+    return Verdict(
+        passed=not errors,
+        description="every cue ends after it starts"
+        if not errors
+        else f"{len(errors)} cues end before they start: " + "; ".join(errors[:3]),
+        metadata={"timing_errors": errors[:20]},
     )
 
 

@@ -41,8 +41,11 @@ class Segment(BaseModel):
     @field_validator("end")
     @classmethod
     def _end_not_before_start(cls, end: float, info) -> float:
+        # Parsers report a source's inverted timing (Transcript.timing_errors); none passes here.
         start = info.data.get("start", 0.0)
-        return max(end, start)
+        if end < start:
+            raise ValueError(f"a segment cannot end ({end}) before it starts ({start})")
+        return end
 
     @property
     def words(self) -> list[str]:
@@ -57,6 +60,10 @@ class Transcript(BaseModel):
         default=None, description="media duration in seconds, when known"
     )
     segments: list[Segment] = Field(default_factory=list)
+    timing_errors: list[str] = Field(
+        default_factory=list,
+        description="timings the source got wrong (a cue ending before it starts), with their line",
+    )
     metadata: dict[str, Any] = Field(
         default_factory=dict,
         description="what the source says about itself, e.g. the speech model and its language probability",
@@ -101,4 +108,5 @@ class Transcript(BaseModel):
                 {"start": s.start, "end": s.end, "speaker": s.speaker, "text": s.text}
                 for s in self.segments
             ],
+            **({"timing_errors": self.timing_errors} if self.timing_errors else {}),
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -19,6 +21,9 @@ class MediaInfo(BaseModel):
     duration_seconds: float = Field(ge=0)
     format_name: str | None = None
     video_codec: str | None = None
+    creation_time: str | None = Field(
+        default=None, description="the container's creation_time tag (when the recording was made)"
+    )
     width: int | None = None
     height: int | None = None
     audio_streams: list[AudioStream] = Field(default_factory=list)
@@ -35,3 +40,11 @@ class VideoInfo(BaseModel):
     content_id: str = Field(description="what identifies the content: S3 ETag, or SHA-256 of a local file")
     last_modified: str | None = None
     media: MediaInfo
+
+    def call_date(self) -> tuple[str | None, Literal["recording", "file"] | None]:
+        """The day of the call: the container's creation_time, else the object's date, and which."""
+        if self.media.creation_time and self.media.creation_time[:4] > "1970":
+            return self.media.creation_time[:10], "recording"
+        if self.last_modified:
+            return self.last_modified[:10], "file"
+        return None, None

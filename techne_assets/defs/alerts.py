@@ -1,78 +1,80 @@
-"""Run-status and check sensors: tracking records, notifications and log lines follow every run."""
+"""Run-status and check sensors: the only writers of tracking records and notifications.
+
+Each reads the run's own records through `run_report` (the same function `techne process`
+calls on the run it finished, so those runs, tagged as launched by the CLI, are skipped here).
+A failed blocking check stops its run: the run's failure notice names the check, so the check
+sensor notifies only the failures that did not stop a run (warnings, non-blocking checks).
+"""
 
 import json
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.tags import PARTITION_NAME_TAG
 
-from techne_assets.adapters.reporting import report_check_failed, report_completed, report_failed
-from techne_assets.defs.errors import describe_step_failure
+from techne_assets.adapters.reporting import report_check_failed
 from techne_assets.defs.resources import NotifierResource, TrackingResource
-from techne_assets.settings import get_settings
+from techne_assets.defs.run_report import LAUNCHED_BY_TAG, PARTITION_TAG, VIDEO_KEY_TAG, report_run
 
-VIDEO_KEY_TAG = "techne/video_key"
-LAUNCHED_BY_TAG = "techne/launched_by"  # `techne process` reports its own runs
 CHECK_EVENTS_PER_TICK = 200
 
 
 def _is_ours(run: dg.DagsterRun) -> bool:
-    return PARTITION_NAME_TAG in run.tags and run.tags.get(LAUNCHED_BY_TAG) != "cli"
+    return PARTITION_TAG in run.tags and run.tags.get(LAUNCHED_BY_TAG) != "cli"
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.STARTED,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="A video run started: its tracking record, STARTED.",
+)
+def run_started_sensor(
+    context: dg.RunStatusSensorContext, tracking: TrackingResource, notifier: NotifierResource
+) -> None:
+    if _is_ours(context.dagster_run):
+        report_run(context.instance, context.dagster_run, tracking, notifier)
 
 
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="A finished video: tracking record COMPLETED, notification with the document link and cost.",
+    description="A published document: tracking record COMPLETED, notification with the document "
+    "link, cost and duration.",
 )
 def run_completed_sensor(
     context: dg.RunStatusSensorContext, tracking: TrackingResource, notifier: NotifierResource
 ) -> None:
-    if not _is_ours(context.dagster_run):
-        return
-    report_completed(
-        tracking.get(),
-        notifier.get(),
-        execution_id=context.dagster_run.run_id,
-        run_url=notifier.run_url(context.dagster_run.run_id),
-        environment=get_settings().environment,
-    )
+    if _is_ours(context.dagster_run):
+        report_run(context.instance, context.dagster_run, tracking, notifier)
 
 
 @dg.run_failure_sensor(
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="A failed run: tracking record FAILED, notification naming the video, step and reason.",
+    description="A failed run: tracking record FAILED with what it spent, notification naming the "
+    "video, the step or blocking check, and the whole reason.",
 )
 def run_failed_sensor(
     context: dg.RunFailureSensorContext, tracking: TrackingResource, notifier: NotifierResource
 ) -> None:
-    run = context.dagster_run
-    if not _is_ours(run):
-        return
-    failures = context.get_step_failure_events()
-    if failures:
-        step, reason = describe_step_failure(failures[0])
-    else:
-        step, reason = "run", context.failure_event.message or "the run failed"
-    partition_key = run.tags[PARTITION_NAME_TAG]
-    report_failed(
-        tracking.get(),
-        notifier.get(),
-        execution_id=run.run_id,
-        video_key=run.tags.get(VIDEO_KEY_TAG, partition_key),
-        partition_key=partition_key,
-        step=step,
-        reason=reason,
-        run_url=notifier.run_url(run.run_id),
-        environment=get_settings().environment,
-    )
+    if _is_ours(context.dagster_run):
+        report_run(context.instance, context.dagster_run, tracking, notifier)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.CANCELED,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="A terminated run: tracking record FAILED with its reason and what it spent.",
+)
+def run_canceled_sensor(
+    context: dg.RunStatusSensorContext, tracking: TrackingResource, notifier: NotifierResource
+) -> None:
+    if _is_ours(context.dagster_run):
+        report_run(context.instance, context.dagster_run, tracking, notifier)
 
 
 @dg.sensor(
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Every failed asset check, blocking or not, notifies once (cursor: the last "
-    "execution seen per check).",
+    description="Every failed asset check that did not stop its run notifies once (cursor: the "
+    "last execution seen per check).",
 )
 def check_failed_sensor(context: dg.SensorEvaluationContext, notifier: NotifierResource) -> dg.SensorResult:
     # Per-check execution records work on every event log storage, including the local SQLite
@@ -81,16 +83,26 @@ def check_failed_sensor(context: dg.SensorEvaluationContext, notifier: NotifierR
     sent = 0
     for check_key in sorted(context.repository_def.asset_graph.asset_check_keys, key=str):
         name = check_key.to_user_string()
-        failures = context.instance.event_log_storage.get_asset_check_execution_history(
-            check_key, limit=CHECK_EVENTS_PER_TICK, status={AssetCheckExecutionRecordStatus.FAILED}
+        executions = context.instance.event_log_storage.get_asset_check_execution_history(
+            check_key, limit=CHECK_EVENTS_PER_TICK
         )
-        for record in sorted((r for r in failures if r.id > seen.get(name, 0)), key=lambda r: r.id):
-            seen[name] = record.id
+        for record in sorted((r for r in executions if r.id > seen.get(name, 0)), key=lambda r: r.id):
             run = context.instance.get_run_by_id(record.run_id)
-            if record.event is None or run is None or not _is_ours(run):
+            evaluated = (
+                record.event is not None
+                and record.event.dagster_event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+            if not evaluated and run is not None and not run.is_finished:
+                break  # planned in a running run: this check resumes here next tick
+            seen[name] = record.id
+            if not evaluated or run is None or not _is_ours(run):
                 continue
             evaluation = record.event.dagster_event.event_specific_data
-            partition_key = run.tags[PARTITION_NAME_TAG]
+            if evaluation.passed:
+                continue
+            if evaluation.blocking and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+                continue  # the run's failure notice names it
+            partition_key = run.tags[PARTITION_TAG]
             report_check_failed(
                 notifier.get(),
                 execution_id=record.run_id,

@@ -1,100 +1,92 @@
-"""The per-video asset graph: video → transcript → draft → document."""
+"""The per-video asset graph: video → transcript → draft → document → published_document.
 
+`document` renders into the asset store; its blocking checks decide whether it may be handed
+out; only then does `published_document` copy it to the output location. Asset bodies record
+facts as metadata and observations; tracking and notifications are the run-status sensors'.
+"""
+
+import queue
 import tempfile
-import time
+import threading
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.tags import PARENT_RUN_ID_TAG
 
 from techne_assets.adapters import media
+from techne_assets.adapters.export import document_to_docx, document_to_html
+from techne_assets.adapters.publishing import publish
 from techne_assets.adapters.screenshots import screenshots_for_steps
-from techne_assets.adapters.export import document_to_docx, markdown_to_html
-from techne_assets.adapters.tracking import RunStatus
-from techne_assets.adapters.video_registry import resolve_video
+from techne_assets.adapters.storage import video_source
 from techne_assets.core.document import TITLE, render_markdown
-from techne_assets.core.publication import PublishedDocument, video_link
+from techne_assets.core.partition_keys import reference_of_run, storage_prefix
+from techne_assets.core.publication import PublishedDocument, RenderedDocument, video_link
 from techne_assets.core.transcript import Transcript
 from techne_assets.core.video import VideoInfo
-from techne_assets.core.writing.base import Draft, WritingContext
-from techne_assets.defs.bedrock_resource import (
-    BEDROCK_RETRY_POLICY,
-    BedrockResource,
-    bedrock_errors_to_dagster,
-)
+from techne_assets.core.writing.base import CallUsage, Draft, WritingContext
+from techne_assets.core.writing.versioning import writer_code_version
+from techne_assets.defs.bedrock_resource import BedrockResource, bedrock_errors_to_dagster
 from techne_assets.defs.errors import input_errors_fail_the_step
 from techne_assets.defs.partitions import videos_partitions
 from techne_assets.defs.resources import (
+    PublicationResource,
     StorageResource,
-    TrackingResource,
     TranscriberResource,
     WriterResource,
 )
+from techne_assets.defs.run_report import MODEL_CALL_OBSERVATION
 from techne_assets.settings import get_settings
 
 OWNERS = ["team:techne-ops"]
 GROUP = "call_documents"
 PREVIEW_CHARS = 6000
+# How often the draft step looks for finished model calls to log while the writer works.
+CALL_POLL_SECONDS = 0.2
+
+# Read once at import: what the UI shows as kinds and the writer's code version.
+_SETTINGS = get_settings()
+WRITER_CODE_VERSION = writer_code_version(_SETTINGS.writer, _SETTINGS.bedrock_model_id)
 
 
-def _track(
-    context: dg.AssetExecutionContext, tracking: TrackingResource, video: VideoInfo, **fields
-) -> None:
-    """Keeps this run's tracking record current; a run may start at any asset of the graph."""
-    tracker = tracking.get()
-    if tracker.get(context.run.run_id) is None:
-        # A retry (run retries, re-execution from failure) records the run it continues.
-        tracker.start(
-            context.run.run_id,
-            video_key=video.key,
-            partition_key=video.partition_key,
-            parent_execution_id=context.run.tags.get(PARENT_RUN_ID_TAG),
-        )
-    tracker.update(context.run.run_id, **fields)
-
-
-def _seconds_since_run_start(context: dg.AssetExecutionContext) -> float:
-    """Wall time of this run up to now, plotted per partition in the UI."""
-    record = context.instance.get_run_record_by_id(context.run.run_id)
-    started = record.start_time if record and record.start_time else time.time()
-    return time.time() - started
+def _media_url(video: VideoInfo, input_storage: StorageResource) -> str:
+    """Where ffmpeg reads the video: its input key, or its own location (outside the input)."""
+    source, key = video_source(video.key, input_storage.get())
+    return source.media_url(key)
 
 
 @dg.asset(
     partitions_def=videos_partitions,
     group_name=GROUP,
     owners=OWNERS,
-    kinds={"ffmpeg", "s3" if get_settings().profile == "aws" else "file"},
+    kinds={"ffmpeg", "s3" if _SETTINGS.profile == "aws" else "file"},
     code_version="1",
     tags={"pipeline_stage": "source"},
     description="The source recording: where it is, its size and content tag, and what ffprobe "
-    "sees in it (duration, codecs, audio streams). Never modified.",
+    "sees in it (duration, codecs, audio streams, creation time). Never modified.",
 )
 def video(
     context: dg.AssetExecutionContext,
     input_storage: StorageResource,
-    work_storage: StorageResource,
-    tracking: TrackingResource,
 ) -> VideoInfo:
     with input_errors_fail_the_step():
-        inputs = input_storage.get()
-        key = resolve_video(work_storage.get(), inputs, context.partition_key)
+        # The partition key (or, for a shortened one, the run's tag) names the video.
+        reference = reference_of_run(context.partition_key, context.run.tags)
+        source, key = video_source(reference, input_storage.get())
         # A local file's content hash lets the sensor recognize the same video copied again.
-        stored = inputs.stat(key, with_hash=not inputs.root_uri.startswith("s3://"))
+        stored = source.stat(key, with_hash=not source.root_uri.startswith("s3://"))
         info = VideoInfo(
             partition_key=context.partition_key,
-            key=key,
-            uri=inputs.uri(key),
+            key=reference,
+            uri=source.uri(key),
             size_bytes=stored.size,
             etag=stored.etag,
             content_id=stored.content_id,
             last_modified=stored.last_modified.isoformat() if stored.last_modified else None,
-            media=media.probe(inputs.media_url(key), name=inputs.uri(key)),
+            media=media.probe(source.media_url(key), name=source.uri(key)),
         )
-    _track(context, tracking, info, media_duration_seconds=info.media.duration_seconds)
+    call_date, call_date_source = info.call_date()
     context.add_output_metadata(
         {
-            "source_key": key,
+            "source_key": reference,
             "uri": dg.MetadataValue.path(info.uri),
             "size_bytes": info.size_bytes,
             "etag": info.etag,
@@ -102,6 +94,8 @@ def video(
             "duration_seconds": round(info.media.duration_seconds, 3),
             "video_codec": info.media.video_codec or "none",
             "audio_streams": len(info.media.audio_streams),
+            "call_date": call_date or "unknown",
+            "call_date_source": call_date_source or "none",
         }
     )
     return info
@@ -111,7 +105,9 @@ def video(
     partitions_def=videos_partitions,
     group_name=GROUP,
     owners=OWNERS,
-    kinds={"transcribe" if get_settings().transcriber == "transcribe" else "captions"},
+    kinds={
+        {"transcribe": "transcribe", "whisper": "whisper"}.get(_SETTINGS.transcriber, "captions")
+    },
     code_version="1",
     tags={"pipeline_stage": "transcription"},
     description="Normalized transcript: timed, speaker-labelled segments, language and media "
@@ -122,13 +118,12 @@ def transcript(
     video: VideoInfo,
     transcriber: TranscriberResource,
     input_storage: StorageResource,
-    tracking: TrackingResource,
 ) -> Transcript:
-    _track(context, tracking, video, status=RunStatus.TRANSCRIBING)
     with input_errors_fail_the_step():
-        result = transcriber.get().transcribe(
+        # Local speech recognition of a long call takes a while: its progress goes to the run log.
+        result = transcriber.get(progress=context.log.info).transcribe(
             video,
-            input_storage.get().media_url(video.key),
+            _media_url(video, input_storage),
             job_key=f"{video.partition_key}-{video.content_id}",
         )
     result = result.model_copy(update={"duration": video.media.duration_seconds})
@@ -140,20 +135,37 @@ def transcript(
             "language": result.language or "unknown",
             "spoken_until_seconds": round(result.spoken_end, 3),
             "media_duration_seconds": round(video.media.duration_seconds, 3),
+            "speech_model": str(result.metadata.get("model", "none")),
         }
     )
     return result
+
+
+def _call_observation(context: dg.AssetExecutionContext, call: CallUsage) -> dg.AssetObservation:
+    """One paid model call, logged as it returns: the run-status sensors sum these, so a run
+    that fails or dies later still reports what it spent."""
+    return dg.AssetObservation(
+        asset_key=context.asset_key,
+        partition=context.partition_key,
+        description=MODEL_CALL_OBSERVATION,
+        metadata={
+            "stage": call.stage,
+            "model_id": call.model_id,
+            "input_tokens": call.input_tokens + call.cache_read_input_tokens + call.cache_write_input_tokens,
+            "output_tokens": call.output_tokens,
+            "cost_usd": call.cost_usd,
+        },
+    )
 
 
 @dg.asset(
     partitions_def=videos_partitions,
     group_name=GROUP,
     owners=OWNERS,
-    kinds={"bedrock" if get_settings().writer == "bedrock" else "python"},
-    code_version="1",
+    kinds={"bedrock" if _SETTINGS.writer == "bedrock" else "python"},
+    code_version=WRITER_CODE_VERSION,
     tags={"pipeline_stage": "writing"},
     pool="bedrock",
-    retry_policy=BEDROCK_RETRY_POLICY,
     description="The writer's intermediate artifacts: per-chunk notes, outline, section texts and "
     "the usage and cost of every model call, plus the document model they compose.",
 )
@@ -163,20 +175,41 @@ def draft(
     transcript: Transcript,
     writer: WriterResource,
     bedrock: BedrockResource,
-    tracking: TrackingResource,
-) -> Draft:
-    _track(context, tracking, video, status=RunStatus.WRITING)
-    with bedrock_errors_to_dagster():
-        result = writer.get(bedrock).write(
-            transcript,
-            WritingContext(
-                source_name=Path(video.key).name,
-                call_date=(video.last_modified or "")[:10] or None,
-                media_duration=video.media.duration_seconds,
-            ),
-        )
-    context.add_output_metadata(
-        {
+):
+    # The writer runs in a thread (its extraction calls in more threads); this generator yields
+    # one observation per paid call as it returns, so the event log has it at once.
+    returned: queue.Queue[CallUsage] = queue.Queue()
+    outcome: dict[str, object] = {}
+    call_date, _ = video.call_date()
+
+    def write() -> None:
+        try:
+            with bedrock_errors_to_dagster(context, bedrock):
+                outcome["draft"] = writer.get(bedrock, on_call=returned.put).write(
+                    transcript,
+                    WritingContext(
+                        source_name=Path(video.key).name,
+                        call_date=call_date,
+                        media_duration=video.media.duration_seconds,
+                    ),
+                )
+        except BaseException as error:  # noqa: BLE001 - re-raised in the step below
+            outcome["error"] = error
+
+    # A daemon thread: Ctrl-C ends `techne process` at once instead of waiting for the model.
+    worker = threading.Thread(target=write, name=f"writer-{context.run.run_id[:8]}", daemon=True)
+    worker.start()
+    while worker.is_alive() or not returned.empty():
+        try:
+            yield _call_observation(context, returned.get(timeout=CALL_POLL_SECONDS))
+        except queue.Empty:
+            continue
+    if "error" in outcome:
+        raise outcome["error"]
+    result: Draft = outcome["draft"]
+    yield dg.Output(
+        result,
+        metadata={
             "writer": result.writer,
             "chunks": len(result.chunk_notes),
             "model_calls": sum(not call.reused for call in result.calls),
@@ -185,9 +218,10 @@ def draft(
             "output_tokens": result.output_tokens,
             "cost_usd": result.cost_usd,
             "removed_ungrounded": len(result.removed_ungrounded),
-        }
+            "dropped_unevidenced": len(result.dropped_unevidenced),
+            **({"coverage": result.coverage.fraction} if result.coverage else {}),
+        },
     )
-    return result
 
 
 @dg.asset(
@@ -195,10 +229,10 @@ def draft(
     group_name=GROUP,
     owners=OWNERS,
     kinds={"markdown", "html", "docx"},
-    code_version="1",
-    tags={"pipeline_stage": "publication"},
+    code_version=WRITER_CODE_VERSION,
+    tags={"pipeline_stage": "rendering"},
     description=f"The '{TITLE}' in Markdown, HTML and DOCX, with real frames from the video beside "
-    "the steps shown on screen, published under the video's partition in the output storage.",
+    "the steps shown on screen, rendered into the asset store; checked before it is published.",
 )
 def document(
     context: dg.AssetExecutionContext,
@@ -207,30 +241,43 @@ def document(
     draft: Draft,
     input_storage: StorageResource,
     output_storage: StorageResource,
-    tracking: TrackingResource,
-) -> PublishedDocument:
+    asset_store: StorageResource,
+    publication: PublicationResource,
+) -> RenderedDocument:
     doc = draft.document.model_copy(deep=True)
+    call_date, call_date_source = video.call_date()
+    doc.header.call_date = call_date
+    doc.header.call_date_source = call_date_source
     doc.header.video_url = video_link(
         video_key=video.key,
         partition_key=context.partition_key,
         input_uri=input_storage.uri,
         output_uri=output_storage.uri,
-        template=get_settings().video_url_template,
+        template=publication.video_url_template,
     )
     with tempfile.TemporaryDirectory(prefix="frames-") as frames_dir, input_errors_fail_the_step():
         shots = screenshots_for_steps(
-            doc, input_storage.get().media_url(video.key), Path(frames_dir)
+            doc,
+            _media_url(video, input_storage),
+            Path(frames_dir),
+            has_video=video.media.video_codec is not None,
         )
         markdown = render_markdown(shots.document, transcript)
         images = {f"screenshots/{name}": data for name, data in shots.images.items()}
         files: dict[str, bytes] = dict(images)
         files["document.md"] = markdown.encode("utf-8")
-        files["document.html"] = markdown_to_html(markdown, images, title=TITLE).encode("utf-8")
+        files["document.html"] = document_to_html(
+            shots.document, transcript, images, title=TITLE
+        ).encode("utf-8")
         files["document.docx"] = document_to_docx(shots.document, transcript, images)
-        uris = output_storage.get().publish(context.partition_key, files)
-    published = PublishedDocument(
+        # One folder per run: a re-run never overwrites the version an earlier run checked.
+        store = asset_store.get()
+        folder = f"rendered/{storage_prefix(context.partition_key)}/{context.run.run_id}"
+        for name, data in files.items():
+            store.write_bytes(f"{folder}/{name}", data)
+    rendered = RenderedDocument(
         partition_key=context.partition_key,
-        uris=uris,
+        files={name: f"{folder}/{name}" for name in files},
         markdown=markdown,
         screenshots=sorted(shots.images),
         dropped_duplicate_frames=shots.dropped_at,
@@ -239,25 +286,66 @@ def document(
         writer=draft.writer,
         truncated_stages=draft.unrecovered_truncations,
     )
-    _track(
-        context,
-        tracking,
-        video,
-        document_uris=uris,
-        cost_usd=draft.cost_usd,
-        input_tokens=draft.input_tokens,
-        output_tokens=draft.output_tokens,
+    context.add_output_metadata(
+        {
+            "rendered_at": dg.MetadataValue.path(store.uri(folder)),
+            "screenshots": len(rendered.screenshots),
+            "cost_usd": rendered.cost_usd,
+            "call_date": call_date or "unknown",
+            "call_date_source": call_date_source or "none",
+            "media_duration_seconds": round(video.media.duration_seconds, 3),
+            "audio_only": shots.document.header.audio_only,
+            "key_frames": sum(1 for topic in shots.document.topics if topic.key_frame),
+            "frame_warnings": shots.warnings,
+            "preview": dg.MetadataValue.md(markdown[:PREVIEW_CHARS]),
+        }
+    )
+    return rendered
+
+
+@dg.asset(
+    partitions_def=videos_partitions,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"s3" if _SETTINGS.profile == "aws" else "file"},
+    code_version="1",
+    tags={"pipeline_stage": "publication"},
+    description="The checked document, published under the video's partition in the output "
+    "storage. Runs only when every blocking check of `document` passed.",
+)
+def published_document(
+    context: dg.AssetExecutionContext,
+    document: RenderedDocument,
+    asset_store: StorageResource,
+    output_storage: StorageResource,
+    publication: PublicationResource,
+) -> PublishedDocument:
+    store = asset_store.get()
+    files = {name: store.read_bytes(key) for name, key in document.files.items()}
+    with input_errors_fail_the_step():
+        uris = publish(
+            output_storage.get(),
+            storage_prefix(context.partition_key),
+            files,
+            versions_kept=publication.versions_kept,
+        )
+    published = PublishedDocument(
+        partition_key=document.partition_key,
+        uris=uris,
+        markdown=document.markdown,
+        screenshots=document.screenshots,
+        dropped_duplicate_frames=document.dropped_duplicate_frames,
+        cost_usd=document.cost_usd,
+        media_duration=document.media_duration,
+        writer=document.writer,
+        truncated_stages=document.truncated_stages,
     )
     context.add_output_metadata(
         {
             "document_md": dg.MetadataValue.path(published.markdown_uri),
             "document_html": dg.MetadataValue.path(uris["document.html"]),
             "document_docx": dg.MetadataValue.path(uris["document.docx"]),
-            "screenshots": len(published.screenshots),
-            "cost_usd": published.cost_usd,
-            "media_duration_seconds": round(video.media.duration_seconds, 3),
-            "run_seconds_so_far": round(_seconds_since_run_start(context), 3),
-            "preview": dg.MetadataValue.md(markdown[:PREVIEW_CHARS]),
+            "document_uris": uris,
         }
     )
     return published

@@ -26,13 +26,24 @@ def input_errors_fail_the_step() -> Iterator[None]:
         raise dg.Failure(description=" ".join(str(error).split()), allow_retries=False) from error
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def describe_step_failure(event: dg.DagsterEvent) -> tuple[str, str]:
     """(step, one-line reason) of a step-failure event: the Failure's own description when the
-    step raised one, else the first line of the error."""
+    step raised one, else the whole error with its causes, each on the same line."""
     data = event.step_failure_data
     step = event.step_key or "run"
     if data.user_failure_data and data.user_failure_data.description:
-        return step, " ".join(data.user_failure_data.description.split())
-    if data.error:
-        return step, f"step {step} failed: {data.error.message.strip().splitlines()[0]}"
+        return step, _one_line(data.user_failure_data.description)
+    messages: list[str] = []
+    error = data.error
+    while error is not None:
+        message = _one_line(error.message)
+        if message and message not in messages:
+            messages.append(message)
+        error = error.cause
+    if messages:
+        return step, f"step {step} failed: {' — caused by: '.join(messages)}"
     return step, f"step {step} failed"

@@ -1,4 +1,4 @@
-"""Asset values are pydantic models kept as JSON in the work storage (a folder or S3)."""
+"""Asset values are pydantic models kept as JSON in the durable asset store (a folder or S3)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,24 @@ import dagster as dg
 from pydantic import BaseModel
 
 from techne_assets.adapters.storage import Storage, storage_from_uri
+from techne_assets.core.partition_keys import storage_prefix
 
 
 class PydanticJsonIOManager(dg.ConfigurableIOManager):
     """One JSON file per asset and partition: readable by people, reloadable by later steps."""
 
-    work_uri: str
+    store_uri: str
 
     def _storage(self) -> Storage:
-        return storage_from_uri(self.work_uri)
+        return storage_from_uri(self.store_uri)
 
     @staticmethod
     def _key(context: dg.OutputContext | dg.InputContext) -> str:
         # On an InputContext, asset_key and asset_partition_key are the upstream asset's.
         asset = "/".join(context.asset_key.path)
-        partition = context.asset_partition_key if context.has_asset_partitions else "_unpartitioned"
-        return f"assets/{asset}/{partition}.json"
+        if context.has_asset_partitions:
+            return f"assets/{asset}/{storage_prefix(context.asset_partition_key)}.json"
+        return f"assets/{asset}/_unpartitioned.json"
 
     def handle_output(self, context: dg.OutputContext, obj: BaseModel) -> None:
         if not isinstance(obj, BaseModel):

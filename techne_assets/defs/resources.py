@@ -6,21 +6,25 @@ from pathlib import Path
 from typing import Literal
 
 import dagster as dg
+from pydantic import PrivateAttr
 
-from techne_assets.adapters.notify import Notifier, notifier_from_settings
+from techne_assets.adapters.notify import Notifier, notifier_for
 from techne_assets.adapters.reply_cache import StorageReplyCache
 from techne_assets.adapters.storage import Storage, storage_from_uri
-from techne_assets.adapters.tracking import Tracker, tracker_from_settings
+from techne_assets.adapters.tracking import Tracker, tracker_for
 from techne_assets.adapters.transcription import (
     AmazonTranscribeTranscriber,
+    AutoTranscriber,
     CaptionTranscriber,
     Transcriber,
 )
+from techne_assets.adapters.whisper import ProgressReport, WhisperOptions, WhisperTranscriber
 from techne_assets.core.writing.base import Writer
-from techne_assets.core.writing.offline import OfflineWriter
+from techne_assets.core.writing.factory import make_writer
+from techne_assets.core.writing.observed import CallObserver
 from techne_assets.defs.bedrock_resource import BedrockResource
 from techne_assets.defs.io_manager import PydanticJsonIOManager
-from techne_assets.settings import Settings, get_settings
+from techne_assets.settings import Settings, get_settings, setting_default
 
 
 class StorageResource(dg.ConfigurableResource):
@@ -28,14 +32,19 @@ class StorageResource(dg.ConfigurableResource):
 
     uri: str
 
+    _storage: Storage | None = PrivateAttr(default=None)
+
     def get(self) -> Storage:
-        return storage_from_uri(self.uri)
+        if self._storage is None:
+            self._storage = storage_from_uri(self.uri)
+        return self._storage
 
 
 class TranscriberResource(dg.ConfigurableResource):
-    kind: Literal["captions", "transcribe"]
+    kind: Literal["auto", "captions", "transcribe", "whisper"]
     input_uri: str
-    work_uri: str
+    store_uri: str
+    scratch_uri: str
     captions_path: str | None = None
     language: str = "pt-BR"
     identify_language: bool = False
@@ -43,13 +52,30 @@ class TranscriberResource(dg.ConfigurableResource):
     vocabulary: str | None = None
     timeout_seconds: int = 6 * 3600
     max_part_seconds: int = 4 * 3600
+    whisper_model: str | None = None
+    whisper_device: Literal["auto", "cpu", "cuda"] = "auto"
+    whisper_compute_type: str = "default"
+    whisper_threads: int = 0
+    whisper_language: str = "pt"
+    whisper_cache_dir: str | None = None
+    whisper_download: bool = True
+    whisper_vad_filter: bool = True
 
-    def get(self) -> Transcriber:
-        if self.kind == "captions":
+    def get(self, progress: ProgressReport | None = None) -> Transcriber:
+        """`progress` receives Whisper's progress lines (the asset routes them to its run log)."""
+        if self.kind in ("captions", "auto"):
             captions = Path(self.captions_path) if self.captions_path else None
-            return CaptionTranscriber(storage_from_uri(self.input_uri), captions_path=captions)
+            caption_transcriber = CaptionTranscriber(
+                storage_from_uri(self.input_uri), captions_path=captions
+            )
+            if self.kind == "captions":
+                return caption_transcriber
+            whisper = self._whisper(progress) if self.whisper_model else None
+            return AutoTranscriber(caption_transcriber, whisper)
+        if self.kind == "whisper":
+            return self._whisper(progress)
         return AmazonTranscribeTranscriber(
-            storage_from_uri(self.work_uri),
+            storage_from_uri(self.scratch_uri),
             language=self.language,
             identify_language=self.identify_language,
             max_speakers=self.max_speakers,
@@ -58,52 +84,91 @@ class TranscriberResource(dg.ConfigurableResource):
             max_part_seconds=self.max_part_seconds,
         )
 
+    def _whisper(self, progress: ProgressReport | None) -> WhisperTranscriber:
+        options = WhisperOptions(
+            model=self.whisper_model or "",
+            device=self.whisper_device,
+            compute_type=self.whisper_compute_type,
+            threads=self.whisper_threads,
+            language=self.whisper_language or None,
+            cache_dir=self.whisper_cache_dir,
+            download=self.whisper_download,
+            vad_filter=self.whisper_vad_filter,
+        )
+        return WhisperTranscriber(storage_from_uri(self.store_uri), options, progress=progress)
+
 
 class WriterResource(dg.ConfigurableResource):
+    """The one factory of writers: the pipeline, `techne eval` and the benchmarks build theirs here."""
+
     kind: Literal["offline", "bedrock"]
-    work_uri: str
-    chunk_max_tokens: int = 12_000
-    chunk_overlap_tokens: int = 0
-    max_output_tokens: int = 16_384
+    store_uri: str = setting_default("store_uri")
+    chunk_max_tokens: int = setting_default("chunk_max_tokens")
+    chunk_overlap_tokens: int = setting_default("chunk_overlap_tokens")
+    reuse_replies: bool = True
 
-    def get(self, bedrock: BedrockResource) -> Writer:
-        if self.kind == "offline":
-            return OfflineWriter()
-        from techne_assets.core.writing.staged import StagedModelWriter
-
-        return StagedModelWriter(
-            bedrock.get_client(),
+    def get(self, bedrock: BedrockResource, on_call: CallObserver | None = None) -> Writer:
+        """`on_call` hears the usage of every paid model call as soon as it returns."""
+        return make_writer(
+            self.kind,
+            client=bedrock.get_client() if self.kind == "bedrock" else None,
+            max_output_tokens=bedrock.max_output_tokens,
             chunk_max_tokens=self.chunk_max_tokens,
             chunk_overlap_tokens=self.chunk_overlap_tokens,
-            max_output_tokens=self.max_output_tokens,
-            reply_cache=StorageReplyCache(storage_from_uri(self.work_uri)),
+            reply_cache=StorageReplyCache(storage_from_uri(self.store_uri)) if self.reuse_replies else None,
+            on_call=on_call,
         )
 
 
+def build_writer(
+    settings: Settings, *, on_call: CallObserver | None = None, reuse_replies: bool = True
+) -> Writer:
+    """The writer `settings` configure, outside a Dagster run (`techne eval`)."""
+    resources = build_resources(settings)
+    writer = resources["writer"].model_copy(update={"reuse_replies": reuse_replies})
+    return writer.get(resources["bedrock"], on_call)
+
+
 class TrackingResource(dg.ConfigurableResource):
-    profile: Literal["local", "aws"]
-    state_dir: str
-    tracking_table: str | None = None
+    """The tracking table (aws) or SQLite file (local); written only by the run-status sensors."""
+
+    profile: Literal["local", "aws"] = setting_default("profile")
+    state_dir: str = setting_default("state_dir")
+    tracking_table: str | None = setting_default("tracking_table")
+
+    _tracker: Tracker | None = PrivateAttr(default=None)
 
     def get(self) -> Tracker:
-        return tracker_from_settings(self._settings())
-
-    def _settings(self) -> Settings:
-        return Settings(profile=self.profile, state_dir=self.state_dir, tracking_table=self.tracking_table)
+        if self._tracker is None:
+            self._tracker = tracker_for(self.profile, self.state_dir, self.tracking_table)
+        return self._tracker
 
 
 class NotifierResource(dg.ConfigurableResource):
-    profile: Literal["local", "aws"]
-    state_dir: str
-    topic_arn: str | None = None
-    ui_base_url: str = "http://localhost:3000"
+    """Where notifications go, and what they link to; used only by the run-status and check sensors."""
+
+    profile: Literal["local", "aws"] = setting_default("profile")
+    state_dir: str = setting_default("state_dir")
+    topic_arn: str | None = setting_default("notify_topic_arn")
+    ui_base_url: str = setting_default("ui_base_url")
+    environment: str = setting_default("environment")
+
+    _notifier: Notifier | None = PrivateAttr(default=None)
 
     def get(self) -> Notifier:
-        settings = Settings(profile=self.profile, state_dir=self.state_dir, notify_topic_arn=self.topic_arn)
-        return notifier_from_settings(settings)
+        if self._notifier is None:
+            self._notifier = notifier_for(self.profile, self.state_dir, self.topic_arn)
+        return self._notifier
 
     def run_url(self, run_id: str) -> str:
         return f"{self.ui_base_url.rstrip('/')}/runs/{run_id}"
+
+
+class PublicationResource(dg.ConfigurableResource):
+    """How a published document links to its video, and how many published versions stay."""
+
+    video_url_template: str | None = setting_default("video_url_template")
+    versions_kept: int = setting_default("published_versions_kept")
 
 
 class QualityResource(dg.ConfigurableResource):
@@ -111,20 +176,24 @@ class QualityResource(dg.ConfigurableResource):
 
     per_video_budget_usd: float = 5.0
     min_coverage: float = 0.9
+    # Captions may run a little past the last frame (a closing cue); more means other captions.
+    overrun_tolerance_seconds: float = 5.0
     min_words_per_minute: float = 40.0
     max_words_per_minute: float = 260.0
 
 
 def build_resources(settings: Settings, *, captions_path: str | None = None) -> dict[str, object]:
     return {
-        "io_manager": PydanticJsonIOManager(work_uri=settings.work_uri),
+        "io_manager": PydanticJsonIOManager(store_uri=settings.store_uri),
         "input_storage": StorageResource(uri=settings.input_uri),
         "output_storage": StorageResource(uri=settings.output_uri),
-        "work_storage": StorageResource(uri=settings.work_uri),
+        # Durable: the rendered documents wait here for their checks before publication.
+        "asset_store": StorageResource(uri=settings.store_uri),
         "transcriber": TranscriberResource(
             kind=settings.transcriber,
             input_uri=settings.input_uri,
-            work_uri=settings.work_uri,
+            store_uri=settings.store_uri,
+            scratch_uri=settings.scratch_uri,
             captions_path=captions_path,
             language=settings.transcribe_language,
             identify_language=settings.transcribe_identify_language,
@@ -132,13 +201,20 @@ def build_resources(settings: Settings, *, captions_path: str | None = None) -> 
             vocabulary=settings.transcribe_vocabulary,
             timeout_seconds=settings.transcribe_timeout_seconds,
             max_part_seconds=settings.transcribe_max_part_seconds,
+            whisper_model=settings.whisper_model,
+            whisper_device=settings.whisper_device,
+            whisper_compute_type=settings.whisper_compute_type,
+            whisper_threads=settings.whisper_threads,
+            whisper_language=settings.whisper_language,
+            whisper_cache_dir=settings.whisper_cache_dir,
+            whisper_download=settings.whisper_download,
+            whisper_vad_filter=settings.whisper_vad_filter,
         ),
         "writer": WriterResource(
             kind=settings.writer,
-            work_uri=settings.work_uri,
+            store_uri=settings.store_uri,
             chunk_max_tokens=settings.chunk_max_tokens,
             chunk_overlap_tokens=settings.chunk_overlap_tokens,
-            max_output_tokens=settings.bedrock_max_output_tokens,
         ),
         "bedrock": BedrockResource.from_settings(settings),
         "tracking": TrackingResource(
@@ -149,6 +225,11 @@ def build_resources(settings: Settings, *, captions_path: str | None = None) -> 
             state_dir=settings.state_dir,
             topic_arn=settings.notify_topic_arn,
             ui_base_url=settings.ui_base_url,
+            environment=settings.environment,
+        ),
+        "publication": PublicationResource(
+            video_url_template=settings.video_url_template,
+            versions_kept=settings.published_versions_kept,
         ),
         "quality_rules": QualityResource(per_video_budget_usd=settings.per_video_budget_usd),
     }

@@ -68,6 +68,10 @@ class AdmittedCall:
     completed_at: float | None = None
     output_tokens: int = 0
     quota_tokens: int | None = None
+    # The forced tool, its JSON schema and the answer sent, so tests can validate answers.
+    tool_name: str | None = None
+    input_schema: dict[str, Any] | None = None
+    tool_input: dict[str, Any] | None = None
 
 
 class ConverseSimulator:
@@ -185,8 +189,18 @@ class ConverseSimulator:
             )
             self._calls.append(call)
 
-        tool_name = body.get("toolConfig", {}).get("toolChoice", {}).get("tool", {}).get("name")
+        tool_config = body.get("toolConfig", {})
+        tool_name = tool_config.get("toolChoice", {}).get("tool", {}).get("name")
         canned = self.responder(ConverseCall(model_id, body, tool_name, max_tokens))
+        call.tool_name, call.tool_input = tool_name, canned.tool_input
+        call.input_schema = next(
+            (
+                tool["toolSpec"]["inputSchema"]["json"]
+                for tool in tool_config.get("tools", [])
+                if tool.get("toolSpec", {}).get("name") == tool_name
+            ),
+            None,
+        )
         output_tokens = canned.output_tokens
         if output_tokens is None:
             output_tokens = self.count_tokens(
@@ -235,21 +249,23 @@ class ConverseSimulator:
         return 200, {"Content-Type": "application/json"}, json.dumps(response).encode()
 
     def _count_input(self, body: dict[str, Any]) -> tuple[int, str | None, int]:
-        """(all input tokens, digest of the cached prefix or None, tokens of that prefix)."""
+        """(all input tokens, digest of the cached prefix or None, tokens of that prefix).
+
+        Claude reads a request as tools, then system, then messages, and a cache point caches
+        everything before it, so the tools' schemas are part of the cached prefix."""
+        tool_config = body.get("toolConfig")
+        # The model reads the tools' schemas decoded, not as escaped JSON.
+        texts: list[str] = [json.dumps(tool_config, ensure_ascii=False)] if tool_config else []
         blocks: list[dict[str, Any]] = list(body.get("system", []))
         for message in body.get("messages", []):
             blocks.extend(message.get("content", []))
         texts_before_cache_point: list[str] | None = None
-        texts: list[str] = []
         for block in blocks:
             if "cachePoint" in block:
                 texts_before_cache_point = list(texts)
             elif "text" in block:
                 texts.append(block["text"])
-        tool_config = body.get("toolConfig")
         total = sum(self.count_tokens(text) for text in texts)
-        if tool_config:
-            total += self.count_tokens(json.dumps(tool_config))
         if texts_before_cache_point is None:
             return total, None, 0
         prefix_tokens = sum(self.count_tokens(text) for text in texts_before_cache_point)

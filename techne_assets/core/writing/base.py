@@ -7,6 +7,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from techne_assets.core.document import Document
+from techne_assets.core.evidence import DroppedItem
 from techne_assets.core.transcript import Transcript
 
 
@@ -27,6 +28,20 @@ class CallUsage(BaseModel):
     )
 
 
+class CoverageGap(BaseModel):
+    outline_id: str
+    reason: str
+
+
+class Coverage(BaseModel):
+    """Outline entries found in the document, and why each missing one is missing."""
+
+    entries: int
+    covered: int
+    fraction: float = Field(description="covered / entries; 1.0 when the outline is empty")
+    dropped: list[CoverageGap] = Field(default_factory=list)
+
+
 class Draft(BaseModel):
     """Everything a writer produced on the way to the document, kept so later stages can be re-run."""
 
@@ -37,6 +52,18 @@ class Draft(BaseModel):
     calls: list[CallUsage] = Field(default_factory=list)
     removed_ungrounded: list[str] = Field(
         default_factory=list, description="technical spans dropped because the transcript lacks them"
+    )
+    dropped_unevidenced: list[DroppedItem] = Field(
+        default_factory=list, description="items dropped because no valid transcript segment backs them"
+    )
+    dropped_from_steps: list[DroppedItem] = Field(
+        default_factory=list, description="narration and speech instructing the writer, kept out of the steps"
+    )
+    review_edits: list[dict[str, Any]] = Field(
+        default_factory=list, description="the review's edits, as applied"
+    )
+    coverage: Coverage | None = Field(
+        default=None, description="outline entries in the document (model writer)"
     )
     document: Document
 

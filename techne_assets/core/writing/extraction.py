@@ -1,13 +1,17 @@
-"""The structured outputs of the staged writer's model calls, as pydantic models.
+"""The structured outputs of the extraction and merge calls, as pydantic models.
 
 Each model's JSON schema is the input schema of the tool the model is forced to call, and the
 tool's input is validated against the same model. Times are exchanged as `HH:MM:SS` strings,
 the way the transcript shows them (a model copies a timestamp more reliably than it converts
 one), and held as seconds once validated.
 
+Every item names the transcript segments it rests on (`evidence`, ids like "s0412" from the
+transcript block). Validation here is lenient on evidence on purpose: an item whose ids are
+missing or wrong is not a reason to repeat a whole call, it is dropped and listed by the
+evidence rule (core/evidence.py), while the schema the model sees asks for at least one id.
+
 - `ChunkExtraction`: what one stretch of the call says, technically (stage "extract");
-- `Outline`: the deduplicated, ordered plan of the document (stage "merge");
-- `WrittenDocument`: the document's sections (stages "write" and "review").
+- `Outline`: the deduplicated, ordered plan of the document (stage "merge").
 """
 
 from __future__ import annotations
@@ -18,28 +22,18 @@ from typing import Annotated, Any
 from pydantic import (
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     PlainSerializer,
     WithJsonSchema,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
-from techne_assets.core.document import (
-    ActionItem,
-    Document,
-    DocumentHeader,
-    GlossaryTerm,
-    Problem,
-    Procedure,
-    QuestionAnswer,
-    Reference,
-    Step,
-    TimeRange,
-    Topic,
-)
 from techne_assets.core.transcript import format_timestamp
 
 _TIMESTAMP_RE = re.compile(r"^\s*(?:(\d+):)?([0-5]?\d):([0-5]\d)(?:[.,]\d+)?\s*$")
+SEGMENT_ID_PATTERN = r"^s\d{4,}$"
 
 
 def parse_timestamp(value: Any) -> Any:
@@ -64,13 +58,73 @@ Timestamp = Annotated[
         {
             "type": "string",
             "pattern": r"^\d{2,}:[0-5]\d:[0-5]\d$",
-            "description": "HH:MM:SS, como na transcrição",
+        }
+    ),
+]
+
+Evidence = Annotated[
+    list[str],
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": {"type": "string", "pattern": SEGMENT_ID_PATTERN},
+            "minItems": 1,
+            "description": "ids dos segmentos em que o item se apoia",
         }
     ),
 ]
 
 
-class _Spanned(BaseModel):
+def tool_input_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """`model`'s JSON schema as a tool's input schema, as short as it can be while it says the
+    same: every request pays for it (and admission reserves it). Dropped: the titles pydantic
+    derives from field names, the models' docstrings and the defaults (a field that is not
+    required may be left out); an optional value is `"type": [T, "null"]` rather than `anyOf`.
+    The field descriptions (the model's guidance), patterns and requirements stay."""
+
+    def compact(node: Any, *, in_properties: bool = False) -> Any:
+        if isinstance(node, list):
+            return [compact(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if in_properties:  # keys are field names, values their schemas
+            return {name: compact(value) for name, value in node.items()}
+        options = node.get("anyOf")
+        if options and len(options) == 2 and {"type": "null"} in options:
+            (value,) = [option for option in options if option != {"type": "null"}]
+            if isinstance(value.get("type"), str):
+                rest = {k: v for k, v in node.items() if k != "anyOf"}
+                return compact({**rest, **value, "type": [value["type"], "null"]})
+        is_model = node.get("type") == "object" and "properties" in node
+        return {
+            key: compact(value, in_properties=key in ("properties", "$defs"))
+            for key, value in node.items()
+            if not (key == "title" and isinstance(value, str))
+            and not (key == "description" and is_model)
+            and key != "default"
+        }
+
+    return compact(model.model_json_schema())
+
+
+def evidence_field() -> Any:
+    return Field(default_factory=list)
+
+
+def _evidence_required(schema: dict[str, Any]) -> None:
+    # Required in the schema the model sees; missing evidence is still accepted by validation.
+    schema["required"] = [*schema.get("required", []), "evidence"]
+
+
+class Evidenced(BaseModel):
+    """An item that names the transcript segments it rests on."""
+
+    model_config = ConfigDict(json_schema_extra=_evidence_required)
+
+    evidence: Evidence = evidence_field()
+
+
+class _Spanned(Evidenced):
     """Something that happens over a stretch of the call."""
 
     start: Timestamp = Field(description="início do trecho (HH:MM:SS)")
@@ -85,19 +139,25 @@ class _Spanned(BaseModel):
         return self
 
 
+class EvidencedText(Evidenced):
+    """A key point, decision or warning: one sentence and the segments that say it."""
+
+    text: str
+
+
 # ---- stage "extract": one chunk ------------------------------------------------------------
 
 
 class ExtractedTopic(_Spanned):
     title: str
     summary: str = Field(description="do que se tratou, em 1 a 3 frases")
-    key_points: list[str] = Field(default_factory=list)
-    decisions: list[str] = Field(
+    key_points: list[EvidencedText] = Field(default_factory=list)
+    decisions: list[EvidencedText] = Field(
         default_factory=list, description="decisões tomadas, como foram ditas"
     )
 
 
-class ExtractedProblem(BaseModel):
+class ExtractedProblem(Evidenced):
     """A diagnosis: what went wrong, why, and how it was (or will be) solved."""
 
     title: str
@@ -109,10 +169,16 @@ class ExtractedProblem(BaseModel):
     prevention: list[str] = Field(default_factory=list)
 
 
-class ExtractedStep(BaseModel):
-    text: str = Field(description="o passo, no imperativo; uma ação na tela descrita em palavras")
+class ExtractedStep(Evidenced):
+    text: str = Field(
+        description="o passo, no imperativo; um comando dito em palavras vai na forma escrita "
+        "normal (\"ls traço la barra etc\" → `ls -la /etc`)"
+    )
     at: Timestamp | None = Field(
         default=None, description="quando o passo é executado ou mostrado na tela (HH:MM:SS)"
+    )
+    expected_result: str | None = Field(
+        default=None, description="o que o passo deve mostrar, somente se foi dito"
     )
 
 
@@ -121,48 +187,53 @@ class ExtractedProcedure(_Spanned):
     objective: str = ""
     prerequisites: list[str] = Field(default_factory=list)
     steps: list[ExtractedStep] = Field(default_factory=list)
+    warnings: list[EvidencedText] = Field(
+        default_factory=list,
+        description="avisos e proibições ditos sobre o procedimento (\"nunca rode…\"): nunca passos",
+    )
 
 
-class SpokenCommand(BaseModel):
-    command: str = Field(description="o comando exatamente como foi dito ou mostrado")
+class SpokenCommand(Evidenced):
+    command: str = Field(description="o comando na forma escrita normal, mesmo se foi dito em palavras")
     purpose: str = ""
     at: Timestamp | None = None
 
 
-class Configuration(BaseModel):
+class Configuration(Evidenced):
     key: str = Field(description="chave, parâmetro ou caminho, exatamente como foi dito")
     value: str = Field(default="", description="valor, se foi dito")
     context: str = ""
     at: Timestamp | None = None
 
 
-class Risk(BaseModel):
+class Risk(Evidenced):
     description: str
     mitigation: str = ""
     at: Timestamp | None = None
 
 
-class ExtractedQuestion(BaseModel):
-    question: str
+class ExtractedQuestion(Evidenced):
+    question: str = Field(description="uma pergunta real, respondida por outra pessoa")
     answer: str
     asked_by: str | None = None
     answered_by: str | None = None
     at: Timestamp | None = None
 
 
-class ExtractedActionItem(BaseModel):
-    text: str
+class ExtractedActionItem(Evidenced):
+    text: str = Field(description="um compromisso futuro; nunca algo já feito")
     owner: str | None = Field(default=None, description="responsável, somente se foi dito")
+    deadline: str | None = Field(default=None, description="prazo, como foi dito (\"até sexta\")")
     at: Timestamp | None = None
 
 
-class ExtractedReference(BaseModel):
+class ExtractedReference(Evidenced):
     text: str = Field(description="documento, ticket, página ou link citado")
     url: str | None = Field(default=None, description="somente uma URL dita na chamada")
     at: Timestamp | None = None
 
 
-class ExtractedTerm(BaseModel):
+class ExtractedTerm(Evidenced):
     term: str
     definition: str = Field(description="a definição como foi dita na chamada")
 
@@ -192,17 +263,30 @@ class ChunkExtraction(BaseModel):
             }
         )
 
+    def item_count(self) -> int:
+        return sum(len(getattr(self, name)) for name in type(self).model_fields)
+
 
 # ---- stage "merge": the outline -----------------------------------------------------------
 
 
 class OutlineEntry(_Spanned):
+    id: SkipJsonSchema[str] = ""
     title: str
     notes: list[str] = Field(default_factory=list, description="o que a seção deve cobrir")
 
 
+# Outline lists the merge call writes, and the id prefix each entry gets once validated.
+MERGED_KINDS: dict[str, str] = {"topics": "T", "procedures": "P", "problems": "D"}
+
+
 class Outline(BaseModel):
-    """The plan of the document: deduplicated items in the order of the call."""
+    """The plan of the document: deduplicated items in the order of the call.
+
+    The merge call deduplicates topics, procedures and problems; questions, action items,
+    references and terms are short and already carry their evidence, so the writer lists them
+    from the extractions itself (`listed`), deduplicated by their text, without paying a model
+    to copy them."""
 
     main_theme: str = Field(description="o tema principal da chamada, em 1 a 2 frases")
     topics: list[OutlineEntry] = Field(default_factory=list)
@@ -210,155 +294,15 @@ class Outline(BaseModel):
     problems: list[OutlineEntry] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _in_call_order(self):
-        # Order is a rule of the format, so it is enforced here rather than trusted to the model.
-        for name in ("topics", "procedures", "problems"):
-            setattr(
-                self, name, sorted(getattr(self, name), key=lambda entry: (entry.start, entry.end))
-            )
+    def _in_call_order_with_ids(self):
+        # Order is a rule of the format, and ids are how coverage and the review name items,
+        # so both are set here rather than trusted to the model.
+        for name, prefix in MERGED_KINDS.items():
+            ordered = sorted(getattr(self, name), key=lambda entry: (entry.start, entry.end))
+            for number, entry in enumerate(ordered, 1):
+                entry.id = f"{prefix}{number}"
+            setattr(self, name, ordered)
         return self
 
-
-# ---- stages "write" and "review": the document's sections --------------------------------
-
-
-class WrittenTopic(_Spanned):
-    title: str
-    description: str
-    key_points: list[str] = Field(default_factory=list)
-    decisions: list[str] = Field(default_factory=list)
-
-
-class WrittenProcedure(_Spanned):
-    title: str
-    objective: str
-    prerequisites: list[str] = Field(default_factory=list)
-    steps: list[ExtractedStep] = Field(default_factory=list)
-
-
-class WrittenDocument(BaseModel):
-    """Sections 1-8 of the document; the header and the appendix are not the model's to write."""
-
-    executive_summary: list[str] = Field(description="2 a 3 parágrafos sobre o tema principal")
-    topics: list[WrittenTopic] = Field(default_factory=list)
-    procedures: list[WrittenProcedure] = Field(default_factory=list)
-    troubleshooting: list[ExtractedProblem] = Field(default_factory=list)
-    questions: list[ExtractedQuestion] = Field(default_factory=list)
-    action_items: list[ExtractedActionItem] = Field(default_factory=list)
-    references: list[ExtractedReference] = Field(default_factory=list)
-    glossary: list[ExtractedTerm] = Field(default_factory=list)
-
-    def to_document(self, header: DocumentHeader) -> Document:
-        return Document(
-            header=header,
-            executive_summary=self.executive_summary,
-            topics=[
-                Topic(
-                    title=t.title,
-                    time_range=TimeRange(start=t.start, end=t.end),
-                    description=t.description,
-                    key_points=t.key_points,
-                    decisions=t.decisions,
-                )
-                for t in self.topics
-            ],
-            procedures=[
-                Procedure(
-                    title=p.title,
-                    time_range=TimeRange(start=p.start, end=p.end),
-                    objective=p.objective,
-                    prerequisites=p.prerequisites,
-                    steps=[Step(text=s.text, at=s.at) for s in p.steps],
-                )
-                for p in self.procedures
-            ],
-            troubleshooting=[
-                Problem(
-                    title=p.title,
-                    time_range=TimeRange(start=p.start, end=p.end if p.end is not None else p.start)
-                    if p.start is not None
-                    else None,
-                    symptoms=p.symptoms,
-                    root_cause=p.root_cause,
-                    solution=p.solution,
-                    prevention=p.prevention,
-                )
-                for p in self.troubleshooting
-            ],
-            questions=[
-                QuestionAnswer(
-                    question=q.question,
-                    answer=q.answer,
-                    at=q.at,
-                    asked_by=q.asked_by,
-                    answered_by=q.answered_by,
-                )
-                for q in self.questions
-            ],
-            action_items=[
-                ActionItem(text=a.text, owner=a.owner, at=a.at) for a in self.action_items
-            ],
-            references=[Reference(text=r.text, url=r.url, at=r.at) for r in self.references],
-            glossary=[GlossaryTerm(term=g.term, definition=g.definition) for g in self.glossary],
-        )
-
-    @classmethod
-    def from_document(cls, document: Document) -> WrittenDocument:
-        """The sections of a document in this shape (for the review stage's input)."""
-        return cls(
-            executive_summary=document.executive_summary,
-            topics=[
-                WrittenTopic(
-                    title=t.title,
-                    start=t.time_range.start,
-                    end=t.time_range.end,
-                    description=t.description,
-                    key_points=t.key_points,
-                    decisions=t.decisions,
-                )
-                for t in document.topics
-            ],
-            procedures=[
-                WrittenProcedure(
-                    title=p.title,
-                    start=p.time_range.start,
-                    end=p.time_range.end,
-                    objective=p.objective,
-                    prerequisites=p.prerequisites,
-                    steps=[ExtractedStep(text=s.text, at=s.at) for s in p.steps],
-                )
-                for p in document.procedures
-            ],
-            troubleshooting=[
-                ExtractedProblem(
-                    title=p.title,
-                    start=p.time_range.start if p.time_range else None,
-                    end=p.time_range.end if p.time_range else None,
-                    symptoms=p.symptoms,
-                    root_cause=p.root_cause,
-                    solution=p.solution,
-                    prevention=p.prevention,
-                )
-                for p in document.troubleshooting
-            ],
-            questions=[
-                ExtractedQuestion(
-                    question=q.question,
-                    answer=q.answer,
-                    asked_by=q.asked_by,
-                    answered_by=q.answered_by,
-                    at=q.at,
-                )
-                for q in document.questions
-            ],
-            action_items=[
-                ExtractedActionItem(text=a.text, owner=a.owner, at=a.at)
-                for a in document.action_items
-            ],
-            references=[
-                ExtractedReference(text=r.text, url=r.url, at=r.at) for r in document.references
-            ],
-            glossary=[
-                ExtractedTerm(term=g.term, definition=g.definition) for g in document.glossary
-            ],
-        )
+    def entries(self) -> list[OutlineEntry]:
+        return [entry for name in MERGED_KINDS for entry in getattr(self, name)]

@@ -1,139 +1,100 @@
-"""The staged model writer: extract per chunk → merge into an outline → write → review.
+"""The staged model writer: extract per chunk → merge → write by section group → review.
 
-1. clean and segment, no model: `chunk_transcript`;
-2. one extraction call per chunk (in parallel, after a first call that writes the prompt
-   cache), each forced to answer through the `registrar_extracao` tool → `ChunkExtraction`;
-3. one merge call → `Outline`;
-4. one write call → `WrittenDocument`, the sections of the document;
-5. one review call, given the spans `check_grounding` finds unsupported → `WrittenDocument`;
-   then `remove_unsupported` enforces the grounding rule deterministically.
+1. clean and segment, no model: `chunk_transcript`; each segment gets its id (`s0412`);
+2. one extraction call per chunk, all in parallel, each forced to answer through
+   `registrar_extracao` → `ChunkExtraction`; items without valid evidence are dropped;
+3. one merge call → `Outline` (topics, procedures, problems without duplicates); questions,
+   action items, references and terms are listed from the extractions without a model;
+4. the section groups in parallel (summary + topics, procedures, troubleshooting, Q&A +
+   action items + references + glossary), each with an output budget derived from the entries
+   it must cover, split into parts when that passes the model's output limit;
+5. deterministic rules: evidence (core/evidence.py), typing of procedure content (warnings and
+   injected speech are never steps, destructive commands get a caution);
+6. one review call that answers with an edit list (review_edits.py), applied without a model;
+   then `remove_unsupported` enforces the grounding rule and coverage is counted.
 
-Every call sends the whole transcript block as the cached prefix, so after the first call
-the transcript is read from the prompt cache. Structured answers are validated with
-pydantic; an invalid one gets exactly one repair call. A `max_tokens` stop is never
-accepted: an extraction is redone on the two halves of its chunk, a later stage once with a
-larger budget; after that the stage fails with `WritingStageError`.
+Request shapes (`request_shape`): "compact" sends each extraction its chunk plus a compact
+call-wide context (participants, terms, one line per chunk) as the shared prefix, so an
+extraction reserves little quota (input + its derived budget × burndown) and at least four
+of a 3-hour call fit in a 200K tokens/min window at once; "transcript" sends the whole
+transcript as the cached prefix of every call (the first extraction alone, to write the
+cache). benchmarks/bench_model_phase.py measures both.
+
+Structured answers are validated with pydantic; an invalid one gets exactly one repair call.
+A `max_tokens` stop is never accepted: an extraction is redone on the two halves of its
+chunk, a later stage once with twice its budget; after that the stage fails with
+`WritingStageError`. A client that answers later (`RequestDeferred`) lets the other calls of a
+parallel stage proceed; the stage then raises one `RequestsDeferred` with all of them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
-from collections import defaultdict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from techne_assets.core.chunking import Chunk, chunk_transcript
+from techne_assets.core.chunking import chunk_transcript
 from techne_assets.core.document import DocumentHeader, render_markdown, render_sections
+from techne_assets.core.evidence import enforce_evidence
 from techne_assets.core.grounding import check_grounding, remove_unsupported
-from techne_assets.core.transcript import Segment, Transcript
-from techne_assets.core.writing import prompts
+from techne_assets.core.language import detect_language
+from techne_assets.core.tokens import estimate_tokens
+from techne_assets.core.transcript import Transcript
+from techne_assets.core.writing import budgets, prompts, stages
 from techne_assets.core.writing.base import (
-    CallUsage,
     Draft,
     ModelClient,
-    ModelReply,
     ReplyCache,
     ToolSpec,
     TruncatedOutputError,
     WritingContext,
 )
-from techne_assets.core.writing.extraction import ChunkExtraction, Outline, WrittenDocument
+from techne_assets.core.writing.calls import (
+    ModelCalls,
+    StageUsage,
+    WritingStageError,
+    stage_of,
+    usage_by_stage,
+)
+from techne_assets.core.writing.extraction import ChunkExtraction, Outline, tool_input_schema
+from techne_assets.core.writing.review_edits import ReviewAnswer, apply_edits, review_view
+from techne_assets.core.writing.sections import SECTION_GROUPS, WrittenSections
 
-Structured = TypeVar("Structured", bound=BaseModel)
+__all__ = ["StagedModelWriter", "StageUsage", "WritingStageError", "stage_of", "usage_by_stage"]
+
+RequestShape = Literal["compact", "transcript"]
 
 EXTRACTION_TOOL = ToolSpec(
     name="registrar_extracao",
-    description="Registra o conteúdo técnico de um trecho da chamada.",
-    input_schema=ChunkExtraction.model_json_schema(),
+    description="Registra o conteúdo técnico de um trecho da chamada, com a evidência de cada item.",
+    input_schema=tool_input_schema(ChunkExtraction),
 )
 OUTLINE_TOOL = ToolSpec(
     name="registrar_roteiro",
     description="Registra o roteiro do documento: itens sem duplicatas, na ordem da chamada.",
-    input_schema=Outline.model_json_schema(),
+    input_schema=tool_input_schema(Outline),
 )
-DOCUMENT_TOOL = ToolSpec(
-    name="registrar_documento",
-    description="Registra as seções do Documento de Treinamento e Troubleshooting.",
-    input_schema=WrittenDocument.model_json_schema(),
-)
+SECTION_TOOLS = {
+    group: ToolSpec(
+        name=tool_name,
+        description="Registra seções do Documento de Treinamento e Troubleshooting.",
+        input_schema=tool_input_schema(model),
+    )
+    for group, model, tool_name, _ in SECTION_GROUPS
+}
 REVIEW_TOOL = ToolSpec(
     name="registrar_revisao",
-    description="Registra o documento revisado, inteiro, com todas as seções.",
-    input_schema=WrittenDocument.model_json_schema(),
+    description="Registra as edições da revisão técnica: trocar um campo ou remover um item, pelo id.",
+    input_schema=tool_input_schema(ReviewAnswer),
 )
 
-# Output budgets per call. An extraction that needs more is split; a later stage gets one
-# retry with twice its budget, never more than `max_output_tokens`.
-EXTRACT_MAX_TOKENS = 4096
-MERGE_MAX_TOKENS = 4096
-WRITE_MAX_TOKENS = 8192
-REVIEW_MAX_TOKENS = 8192
-
-# Draft.calls lists the stages in this order; within a stage, extraction calls by chunk.
-STAGE_ORDER = ("extract", "merge", "write", "review")
+LANGUAGE_SAMPLE_WORDS = 3000
 
 
-class WritingStageError(RuntimeError):
-    """A stage could not produce a usable answer; `calls` holds what was spent until then."""
-
-    def __init__(self, stage: str, reason: str, *, calls: list[CallUsage]):
-        super().__init__(f"writer stage {stage!r} failed: {reason}")
-        self.stage = stage
-        self.calls = calls
-
-
-class StageUsage(BaseModel):
-    """Usage and cost of all the calls of one stage."""
-
-    calls: int
-    input_tokens: int
-    cache_read_input_tokens: int
-    cache_write_input_tokens: int
-    output_tokens: int
-    cost_usd: float
-
-
-def stage_of(call: CallUsage) -> str:
-    """The stage a call belongs to: "extract:chunk-02:repair" → "extract"."""
-    return call.stage.split(":", 1)[0]
-
-
-def usage_by_stage(calls: list[CallUsage]) -> dict[str, StageUsage]:
-    """Usage and cost per stage, in stage order."""
-    grouped: dict[str, list[CallUsage]] = defaultdict(list)
-    for call in calls:
-        grouped[stage_of(call)].append(call)
-    return {
-        stage: StageUsage(
-            calls=len(group),
-            input_tokens=sum(c.input_tokens for c in group),
-            cache_read_input_tokens=sum(c.cache_read_input_tokens for c in group),
-            cache_write_input_tokens=sum(c.cache_write_input_tokens for c in group),
-            output_tokens=sum(c.output_tokens for c in group),
-            cost_usd=round(sum(c.cost_usd for c in group), 6),
-        )
-        for stage, group in sorted(grouped.items(), key=lambda item: _stage_rank(item[0]))
-    }
-
-
-def _request_digest(model_id: str, max_tokens: int, tool: ToolSpec, request: dict) -> str:
-    payload = {
-        "model_id": model_id,
-        "system": prompts.SYSTEM_PROMPT,
-        "max_tokens": max_tokens,
-        "tool": tool.model_dump(),
-        **request,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
-
-
-def _stage_rank(stage: str) -> int:
-    return STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
+def call_language(transcript: Transcript) -> str:
+    """The call's language: the transcriber's code when it gave one, else detected."""
+    sample = " ".join(" ".join(s.text for s in transcript.segments).split()[:LANGUAGE_SAMPLE_WORDS])
+    return detect_language(sample, hint=transcript.language)
 
 
 class StagedModelWriter:
@@ -145,20 +106,22 @@ class StagedModelWriter:
         *,
         chunk_max_tokens: int = 12_000,
         chunk_overlap_tokens: int = 0,
-        max_parallel_chunks: int = 4,
-        max_output_tokens: int = 16_384,
+        max_parallel_calls: int = 4,
+        max_output_tokens: int = 64_000,
         use_prompt_cache: bool = True,
         reply_cache: ReplyCache | None = None,
+        request_shape: RequestShape = "compact",
     ):
-        if max_parallel_chunks < 1:
-            raise ValueError(f"max_parallel_chunks must be at least 1, got {max_parallel_chunks}")
+        if max_parallel_calls < 1:
+            raise ValueError(f"max_parallel_calls must be at least 1, got {max_parallel_calls}")
         self.client = client
         self.chunk_max_tokens = chunk_max_tokens
         self.chunk_overlap_tokens = chunk_overlap_tokens
-        self.max_parallel_chunks = max_parallel_chunks
+        self.max_parallel_calls = max_parallel_calls
         self.max_output_tokens = max_output_tokens
         self.use_prompt_cache = use_prompt_cache
         self.reply_cache = reply_cache
+        self.request_shape = request_shape
 
     @property
     def name(self) -> str:
@@ -168,225 +131,182 @@ class StagedModelWriter:
         return _Run(self, transcript).draft(context)
 
 
-class _Run:
-    """One `write`: the transcript block every call shares and the usage of every call made."""
+class _Run(ModelCalls):
+    """One `write`: the call's language, its chunks and their segments, the shared prefix."""
 
     def __init__(self, writer: StagedModelWriter, transcript: Transcript):
         self.writer = writer
-        self.client = writer.client
         self.transcript = transcript
-        self.block = prompts.transcript_block(transcript)
-        self._calls: list[CallUsage] = []
-        self._lock = threading.Lock()
-
-    # ---- calls -----------------------------------------------------------------------------
-
-    def calls(self) -> list[CallUsage]:
-        """Every call so far: stages in order; extraction calls by chunk, however they finished."""
-        with self._lock:
-            calls = list(self._calls)
-
-        def key(call: CallUsage) -> tuple[int, str]:
-            return _stage_rank(stage_of(call)), call.stage if stage_of(call) == "extract" else ""
-
-        return sorted(calls, key=key)
-
-    def _record(self, usage: CallUsage) -> None:
-        with self._lock:
-            self._calls.append(usage)
-
-    def fail(self, stage: str, reason: str) -> WritingStageError:
-        return WritingStageError(stage, reason, calls=self.calls())
-
-    def converse(self, stage: str, prompt: str, tool: ToolSpec, max_tokens: int) -> ModelReply:
-        """One call; its usage is recorded even when its output was cut at max_tokens.
-
-        With a reply cache, a request identical to an earlier one (same model, prompts,
-        transcript, tool and budget) is answered from it: after a prompt change only the stages
-        whose requests changed are paid for again."""
-        if self.writer.use_prompt_cache:
-            request = {"prompt": prompt, "cached_prefix": self.block}
+        self.language = call_language(transcript)
+        self.chunks = chunk_transcript(transcript, writer.chunk_max_tokens, writer.chunk_overlap_tokens)
+        self.ranges = stages.chunk_segment_indices(transcript, self.chunks)
+        if writer.request_shape == "transcript":
+            prefix = prompts.transcript_block(transcript, self.language)
         else:
-            request = {"prompt": f"{self.block}\n\n{prompt}", "cached_prefix": None}
-        cache = self.writer.reply_cache
-        digest = _request_digest(self.client.model_id, max_tokens, tool, request)
-        if cache is not None and (cached := cache.get(digest)) is not None:
-            reused = CallUsage(stage=stage, model_id=self.client.model_id, reused=True,
-                               stop_reason=cached.stop_reason)
-            self._record(reused)
-            return cached.model_copy(update={"usage": reused})
-        try:
-            reply = self.client.converse(
-                stage=stage,
-                system=prompts.SYSTEM_PROMPT,
-                max_tokens=max_tokens,
-                tool=tool,
-                **request,
+            terms = stages.technical_terms(transcript.text, stages.CONTEXT_TERMS)
+            prefix = prompts.context_block(
+                transcript, self.language, terms, stages.chunk_outline(transcript, self.ranges)
             )
-        except TruncatedOutputError as error:
-            # Paid for even though its text is unusable.
-            self._record(error.reply.usage)
-            raise
-        self._record(reply.usage)
-        if reply.stop_reason == "max_tokens":
-            raise TruncatedOutputError(f"{stage}: output cut at max_tokens", reply=reply)
-        if cache is not None:
-            cache.put(digest, reply)
-        return reply
-
-    def structured(
-        self, stage: str, prompt: str, tool: ToolSpec, output: type[Structured], max_tokens: int
-    ) -> Structured:
-        """A tool-forced call validated as `output`; one repair call when the answer is invalid."""
-        reply = self.converse(stage, prompt, tool, max_tokens)
-        try:
-            return output.model_validate(prompts.restore_data_text(reply.tool_input))
-        except ValidationError as invalid:
-            repair = prompts.repair_prompt(prompt, str(invalid), reply.tool_input)
-        repaired = self.converse(f"{stage}:repair", repair, tool, max_tokens)
-        try:
-            return output.model_validate(prompts.restore_data_text(repaired.tool_input))
-        except ValidationError as still_invalid:
-            raise self.fail(
-                stage,
-                f"the answer to tool {tool.name!r} is still invalid after one repair call: "
-                f"{still_invalid.error_count()} error(s), first: {_first_error(still_invalid)}",
-            ) from still_invalid
-
-    def with_larger_budget_on_truncation(
-        self, stage: str, call: Callable[[int], Structured], max_tokens: int
-    ) -> Structured:
-        """`call(max_tokens)`; if cut at max_tokens, once more with twice the budget (capped)."""
-        try:
-            return call(max_tokens)
-        except TruncatedOutputError as first:
-            larger = min(2 * max_tokens, self.writer.max_output_tokens)
-            if larger <= max_tokens:
-                raise self.fail(stage, f"output cut at max_tokens={max_tokens}, the cap") from first
-        try:
-            return call(larger)
-        except TruncatedOutputError as second:
-            raise self.fail(
-                stage, f"output cut at max_tokens again after a retry with {larger}"
-            ) from second
-
-    # ---- stages ----------------------------------------------------------------------------
-
-    def extract(self, chunk: Chunk) -> ChunkExtraction:
-        label = f"chunk-{chunk.index + 1:02d}"
-        segments = chunk.new_segments
-        try:
-            return self._extract_segments(label, segments)
-        except TruncatedOutputError as truncated:
-            if len(segments) < 2:
-                raise self.fail(
-                    f"extract:{label}", "output cut at max_tokens on a single segment"
-                ) from truncated
-        middle = len(segments) // 2
-        halves = ((f"{label}a", segments[:middle]), (f"{label}b", segments[middle:]))
-        results = []
-        for half_label, half in halves:
-            try:
-                results.append(self._extract_segments(half_label, half))
-            except TruncatedOutputError as truncated:
-                raise self.fail(
-                    f"extract:{half_label}", "output cut at max_tokens even on half of the chunk"
-                ) from truncated
-        return results[0].joined(results[1])
-
-    def _extract_segments(self, label: str, segments: list[Segment]) -> ChunkExtraction:
-        start, end = segments[0].start, max(segment.end for segment in segments)
-        return self.structured(
-            f"extract:{label}",
-            prompts.extraction_prompt(start, end),
-            EXTRACTION_TOOL,
-            ChunkExtraction,
-            EXTRACT_MAX_TOKENS,
+        super().__init__(
+            writer.client,
+            prefix,
+            use_prompt_cache=writer.use_prompt_cache,
+            reply_cache=writer.reply_cache,
+            max_output_tokens=writer.max_output_tokens,
+            max_parallel_calls=writer.max_parallel_calls,
         )
 
-    def extract_all(self, chunks: list[Chunk]) -> list[ChunkExtraction]:
-        if not chunks:
-            return []
-        # Calls sent before the first one has been answered cannot read the prompt cache, so
-        # the first chunk goes alone and writes it; the others then read it in parallel.
-        first = [self.extract(chunks[0])] if self.writer.use_prompt_cache else []
-        rest = chunks[len(first) :]
-        with ThreadPoolExecutor(max_workers=self.writer.max_parallel_chunks) as pool:
-            # map keeps the chunks' order whatever order the calls finish in.
-            return first + list(pool.map(self.extract, rest))
+    def extract(self, number: int) -> ChunkExtraction:
+        label = f"chunk-{number + 1:02d}"
+        indices = self.ranges[number]
+        try:
+            extraction = self._extract_segments(label, indices)
+        except TruncatedOutputError as truncated:
+            if len(indices) < 2:
+                raise self.fail(f"extract:{label}", "output cut at max_tokens on a single segment") from truncated
+            middle = indices.start + len(indices) // 2
+            halves = ((f"{label}a", range(indices.start, middle)), (f"{label}b", range(middle, indices.stop)))
+            results = []
+            for half_label, half in halves:
+                try:
+                    results.append(self._extract_segments(half_label, half))
+                except TruncatedOutputError as cut_again:
+                    raise self.fail(
+                        f"extract:{half_label}", "output cut at max_tokens even on half of the chunk"
+                    ) from cut_again
+            extraction = results[0].joined(results[1])
+        return extraction
+
+    def _extract_segments(self, label: str, indices: range) -> ChunkExtraction:
+        segments = [self.transcript.segments[i] for i in indices]
+        start, end = segments[0].start, max(segment.end for segment in segments)
+        lines = prompts.transcript_lines(self.transcript, indices)
+        compact = self.writer.request_shape == "compact"
+        prompt = prompts.extraction_prompt(start, end, self.language, lines if compact else None)
+        chunk_tokens = estimate_tokens(lines)
+        return self.structured(
+            f"extract:{label}", prompt, EXTRACTION_TOOL, ChunkExtraction,
+            budgets.extraction_budget(chunk_tokens, self.writer.max_output_tokens),
+        )
+
+    def write_groups(
+        self, outline: Outline, listed: dict, extractions: list[ChunkExtraction]
+    ) -> WrittenSections:
+        cap = self.writer.max_output_tokens
+        requests: list[stages.GroupRequest] = []
+        for group, _, _, kinds in SECTION_GROUPS:
+            counts = {kind: len(listed[kind]) if kind in listed else len(getattr(outline, kind)) for kind in kinds}
+            parts = budgets.parts_needed(counts, cap, with_summary=group == "summary_topics")
+            requests += stages.group_requests(group, kinds, outline, listed, extractions, self.transcript, parts)
+        lecture = not listed["questions"]
+
+        def write(request: stages.GroupRequest) -> BaseModel:
+            _, model, tool_name, _ = next(g for g in SECTION_GROUPS if g[0] == request.group)
+            review_questions = lecture and request.group == "reference"
+            counts = dict(request.counts)
+            if review_questions:
+                counts["questions"] = counts.get("questions", 0) + 8
+            budget = budgets.group_budget(
+                counts, cap, with_summary=request.group == "summary_topics" and request.part == 1
+            )
+            prompt = prompts.section_prompt(
+                request.group, outline.main_theme, request.entries, request.notes,
+                "\n".join(prompts.data_text(line) for line in request.evidence), self.language,
+                tool_name=tool_name, review_questions=review_questions,
+            )
+            return self.with_larger_budget_on_truncation(
+                request.stage,
+                lambda max_tokens: self.structured(request.stage, prompt, SECTION_TOOLS[request.group], model, max_tokens),
+                budget,
+            )
+
+        answers = self.parallel([lambda request=request: write(request) for request in requests])
+        return WrittenSections.joined(answers)
+
+    def review(self, sections: WrittenSections, header: DocumentHeader) -> ReviewAnswer:
+        unsupported = check_grounding(
+            render_markdown(sections.to_document(header), self.transcript), self.transcript
+        ).unsupported
+        view = review_view(sections)
+        return self.sequential(
+            lambda: self.with_larger_budget_on_truncation(
+                "review",
+                lambda budget: self.structured(
+                    "review", prompts.review_prompt(view, unsupported, self.language),
+                    REVIEW_TOOL, ReviewAnswer, budget,
+                ),
+                budgets.review_budget(len(view), self.writer.max_output_tokens),
+            )
+        )
 
     def draft(self, context: WritingContext) -> Draft:
-        chunks = chunk_transcript(
-            self.transcript, self.writer.chunk_max_tokens, self.writer.chunk_overlap_tokens
+        extractions = self.parallel(
+            [lambda number=number: self.extract(number) for number in range(len(self.chunks))],
+            first_alone=self.writer.use_prompt_cache and self.writer.request_shape == "transcript",
         )
-        extractions = self.extract_all(chunks)
+        unevidenced = [
+            dropped
+            for number, extraction in enumerate(extractions)
+            for dropped in enforce_evidence(
+                extraction, self.transcript, where=f"extract:chunk-{number + 1:02d}",
+                allowed=stages.allowed_ids(self.ranges[number]),
+            )
+        ]
         chunk_notes = [
-            {
-                "chunk": chunk.index + 1,
-                "start": chunk.new_segments[0].start,
-                "end": chunk.end,
-                **extraction.model_dump(mode="json"),
-            }
-            for chunk, extraction in zip(chunks, extractions, strict=True)
+            {"chunk": number + 1, "start": self.chunks[number].new_segments[0].start,
+             "end": self.chunks[number].end, **extraction.model_dump(mode="json")}
+            for number, extraction in enumerate(extractions)
+        ]
+        merged = sum(len(e.topics) + len(e.procedures) + len(e.problems) for e in extractions)
+        outline = self.sequential(
+            lambda: self.with_larger_budget_on_truncation(
+                "merge",
+                lambda budget: self.structured(
+                    "merge", prompts.merge_prompt(stages.merge_view(chunk_notes), self.language), OUTLINE_TOOL, Outline, budget
+                ),
+                budgets.merge_budget(merged, self.writer.max_output_tokens),
+            )
+        )
+        unevidenced += enforce_evidence(outline, self.transcript, where="merge")
+        listed = stages.listed_entries(extractions)
+        entry_ids = [entry.id for entry in outline.entries()] + [
+            entry["id"] for kind in stages.LISTED_KINDS for entry in listed[kind]
         ]
 
-        outline = self.with_larger_budget_on_truncation(
-            "merge",
-            lambda budget: self.structured(
-                "merge", prompts.merge_prompt(chunk_notes), OUTLINE_TOOL, Outline, budget
-            ),
-            MERGE_MAX_TOKENS,
-        )
-        written = self.with_larger_budget_on_truncation(
-            "write",
-            lambda budget: self.structured(
-                "write",
-                prompts.write_prompt(outline, chunk_notes),
-                DOCUMENT_TOOL,
-                WrittenDocument,
-                budget,
-            ),
-            WRITE_MAX_TOKENS,
-        )
+        sections = self.write_groups(outline, listed, extractions)
+        reasons = {entry.outline_id: entry.reason for entry in sections.dropped}
+        written = sections.model_copy(deep=True)
+        written_dropped = enforce_evidence(sections, self.transcript, where="write")
+        unevidenced += written_dropped
+        reasons.update(stages.unevidenced_reasons(written, sections, written_dropped))
+        not_steps = stages.type_procedure_content(sections)
 
         header = DocumentHeader(
             source_name=context.source_name,
             call_date=context.call_date,
-            duration_seconds=context.media_duration
-            or self.transcript.duration
-            or self.transcript.spoken_end,
+            duration_seconds=context.media_duration or self.transcript.duration or self.transcript.spoken_end,
             participants=self.transcript.speakers,
             writer=self.client.model_id,
             written_offline=False,
+            language=self.language,
         )
-        unsupported = check_grounding(
-            render_markdown(written.to_document(header), self.transcript), self.transcript
-        )
-        reviewed = self.with_larger_budget_on_truncation(
-            "review",
-            lambda budget: self.structured(
-                "review",
-                prompts.review_prompt(written, unsupported.unsupported),
-                REVIEW_TOOL,
-                WrittenDocument,
-                budget,
-            ),
-            REVIEW_MAX_TOKENS,
-        )
-        document, removed = remove_unsupported(reviewed.to_document(header), self.transcript)
+        review = self.review(sections, header)
+        outcome = apply_edits(sections, review.edits)
+        reasons.update({entry.outline_id: entry.reason for entry in outcome.removed})
+        not_steps += stages.type_procedure_content(sections)
+        covered = stages.coverage(entry_ids, sections, reasons=reasons)
+        document, removed = remove_unsupported(sections.to_document(header), self.transcript)
         return Draft(
             writer=self.writer.name,
             chunk_notes=chunk_notes,
-            outline=outline.model_dump(mode="json"),
+            outline={**outline.model_dump(mode="json"), **listed},
             # The appendix is the transcript itself; the draft keeps only the written sections.
             sections=dict(list(render_sections(document, self.transcript).items())[:-1]),
             calls=self.calls(),
             removed_ungrounded=removed,
+            dropped_unevidenced=unevidenced,
+            dropped_from_steps=not_steps,
+            review_edits=[edit.model_dump() for edit in outcome.applied],
+            coverage=covered,
             document=document,
         )
-
-
-def _first_error(error: ValidationError) -> str:
-    first = error.errors()[0]
-    location = ".".join(str(part) for part in first["loc"]) or "(raiz)"
-    return f"{location}: {first['msg']}"

@@ -1,0 +1,77 @@
+"""Commitments stage: who takes on what, and by when; greetings and past actions never are."""
+
+from __future__ import annotations
+
+from offline_support import document_of
+
+
+def _items(lines):
+    return document_of(lines).action_items
+
+
+def test_present_tense_commitments_in_the_first_and_third_person_with_owner_and_deadline():
+    items = _items(
+        [
+            ("Diego", "Eu abro o chamado com o suporte da AWS amanhã."),
+            ("Ana", "Beleza. A Carla revisa os limites da conta até sexta."),
+            ("Carla", "Combinado."),
+        ]
+    )
+    by_owner = {i.owner: i for i in items}
+    assert set(by_owner) == {"Diego", "Carla"}
+    assert by_owner["Diego"].deadline == "amanhã"
+    assert by_owner["Carla"].deadline == "até sexta"
+    assert by_owner["Carla"].evidence == ["s0001"]
+
+
+def test_a_next_steps_list_gives_one_item_per_entry_without_its_number():
+    items = _items(
+        [
+            ("Ana", "Próximos passos: um, o Bruno atualiza o runbook até quinta; dois, a Carla "
+             "agenda o teste de carga na semana que vem."),
+            ("Bruno", "Fechado."),
+        ]
+    )
+    assert [i.text for i in items] == [
+        "O Bruno atualiza o runbook até quinta",
+        "A Carla agenda o teste de carga na semana que vem",
+    ]
+    assert [i.owner for i in items] == ["Bruno", "Carla"]
+
+
+def test_an_action_items_list_in_english():
+    items = document_of(
+        [
+            ("Priya", "Okay, action items: Tom moves the export buffer to S3 by Thursday; "
+             "Kenji adds the eviction alert by Friday."),
+            ("Tom", "Works for me."),
+            ("Kenji", "Sure, I'll take that."),
+        ],
+        language="en",
+    ).action_items
+    owners = [i.owner for i in items]
+    assert owners[:2] == ["Tom", "Kenji"]
+    assert items[0].deadline == "by Thursday"
+
+
+def test_the_speaker_owns_a_first_person_commitment_even_when_naming_someone_else():
+    (item,) = _items(
+        [
+            ("Carla", "Eu vou criar o alerta no Grafana até quarta junto com o Bruno."),
+            ("Bruno", "Ok."),
+        ]
+    )
+    assert item.owner == "Carla" and item.deadline == "até quarta"
+
+
+def test_greetings_past_actions_and_demonstrations_are_not_action_items():
+    items = _items(
+        [
+            ("Ana", "Bom dia, pessoal, obrigada por entrarem tão cedo."),
+            ("Diego", "Eu abri o chamado ontem às onze da noite."),
+            ("Ana", "Vou compartilhar a minha tela agora."),
+            ("Ana", "Agora vamos fechar com os próximos passos."),
+            ("Diego", "Eu reiniciei o pod e ele voltou."),
+        ]
+    )
+    assert items == []
