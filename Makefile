@@ -56,6 +56,7 @@ bench: setup
 	$(PYTHON) benchmarks/bench_model_phase.py
 	$(PYTHON) benchmarks/bench_sensor.py
 	$(PYTHON) benchmarks/bench_whisper.py
+	$(PYTHON) benchmarks/bench_text_core.py
 
 # Two locks, one resolution: resolve everything (runtime, dev and whisper extras) into
 # requirements-dev.lock, then install the runtime dependencies (with the postgres extra) under
@@ -76,4 +77,4 @@ teardown:
 	infra/teardown.sh $(ENV)
 
 clean:
-	rm -rf $(VENV) $(DAGSTER_HOME) data/output data/work data/state
+	rm -rf $(VENV) $(DAGSTER_HOME) data/output data/store data/scratch data/state

@@ -177,7 +177,9 @@ Output tokens (and cost) per stage:
 |---|---|---|---|---|
 {chr(10).join(stage_row(run) for run in runs)}
 
-- Kept: **{best.shape}** (the writer's default), the cheaper of the two at the same or better wall time.
+- Kept as the writer's default: **{best.shape}** (US$ {runs[0].draft.cost_usd:.2f} vs \
+US$ {runs[1].draft.cost_usd:.2f} per video; model phase {minutes(runs[0].phase_seconds)} vs \
+{minutes(runs[1].phase_seconds)}, compact vs transcript).
 - Coverage of the outline: {whole.coverage.fraction:.0%} ({whole.coverage.covered} of {whole.coverage.entries} \
 entries); items dropped for lack of evidence: {len(whole.dropped_unevidenced)}; calls cut at max_tokens: \
 {sum(c.stop_reason == "max_tokens" for c in whole.calls)}.

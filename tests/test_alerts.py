@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -12,7 +13,8 @@ from techne_assets.adapters.tracking import RunStatus, SqliteTracker
 from techne_assets.core.observability import METRICS_NAMESPACE
 from techne_assets.definitions import defs as load_defs
 from techne_assets.defs.alerts import check_failed_sensor, run_completed_sensor, run_failed_sensor
-from techne_assets.defs.resources import NotifierResource, TrackingResource, build_resources
+from techne_assets.core.writing.base import CallUsage
+from techne_assets.defs.resources import NotifierResource, TrackingResource, WriterResource, build_resources
 from techne_assets.settings import Settings
 
 
@@ -101,7 +103,26 @@ def test_failure_names_the_video_the_step_and_the_reason(settings, capsys):
     assert error_line["message"] == "Processing result" and error_line["execution_id"] == result.run_id
 
 
-def test_a_failed_blocking_check_notifies_once(settings, demo_call):
+def report_failure(instance, settings: Settings, result: dg.ExecuteInProcessResult) -> None:
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failed_sensor", dagster_instance=instance, dagster_run=result.dagster_run,
+        dagster_event=result.get_run_failure_event(),
+    ).for_run_failure()
+    run_failed_sensor(context, **resources(settings))
+
+
+def check_sensor_twice(instance, settings: Settings) -> dg.SensorResult:
+    notifier = resources(settings)["notifier"]
+    definitions = load_defs()
+    first = check_failed_sensor(dg.build_sensor_context(instance=instance, definitions=definitions),
+                                notifier=notifier)
+    return check_failed_sensor(
+        dg.build_sensor_context(instance=instance, cursor=first.cursor, definitions=definitions),
+        notifier=notifier,
+    )
+
+
+def test_a_failed_blocking_check_notifies_once_naming_the_check(settings, demo_call):
     video = Path(settings.input_uri) / "curta.mp4"
     shutil.copy(demo_call[0], video)
     # Captions that stop after 10 s of a 2-minute video: the coverage check fails and blocks.
@@ -115,15 +136,90 @@ def test_a_failed_blocking_check_notifies_once(settings, demo_call):
         assert not result.success
         materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
         assert "draft" not in materialized  # blocked before the paid model
-        notifier = resources(settings)["notifier"]
-        definitions = load_defs()
-        first = check_failed_sensor(dg.build_sensor_context(instance=instance, definitions=definitions),
-                                    notifier=notifier)
-        again = check_failed_sensor(
-            dg.build_sensor_context(instance=instance, cursor=first.cursor, definitions=definitions),
-            notifier=notifier,
-        )
-    sent = notifications(settings)
-    assert len(sent) == 1
-    assert "transcript_covers_media" in sent[0]["body"] and "curta.mp4" in sent[0]["subject"]
+        report_failure(instance, settings, result)
+        again = check_sensor_twice(instance, settings)
+    (sent,) = notifications(settings)  # the run's failure notice; the check sensor adds none
+    assert "transcript_covers_media" in sent["body"] and "curta.mp4" in sent["subject"]
     assert again.skip_reason is not None
+    record = SqliteTracker(Path(settings.state_dir) / "tracking.sqlite3").get(result.run_id)
+    assert record.status == RunStatus.FAILED
+    assert record.error.startswith("transcript_covers_media: blocking check transcript_covers_media failed")
+    assert "\n" not in record.error
+
+
+class PlantingWriterResource(WriterResource):
+    """The offline writer, plus a command nobody said: what a model could invent."""
+
+    def get(self, bedrock, on_call=None):
+        writer = super().get(bedrock, on_call)
+
+        class Planting:
+            name = writer.name
+
+            def write(self, transcript, context):
+                draft = writer.write(transcript, context)
+                draft.document.executive_summary.append("Para limpar, rode `rm -rf /var/lib/fantasma`.")
+                return draft
+
+        return Planting()
+
+
+def test_an_ungrounded_command_blocks_publication(settings, demo_call):
+    shutil.copy(demo_call[0], Path(settings.input_uri) / "aula.mp4")
+    shutil.copy(demo_call[1], Path(settings.input_uri) / "aula.vtt")
+    graph_resources = build_resources(settings)
+    graph_resources["writer"] = PlantingWriterResource(kind="offline", store_uri=settings.store_uri)
+    definitions = load_defs()
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("videos", ["aula.mp4"])
+        result = dg.materialize([*definitions.assets, *definitions.asset_checks], partition_key="aula.mp4",
+                                instance=instance, resources=graph_resources, raise_on_error=False)
+        assert not result.success
+        materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+        assert "document" in materialized and "published_document" not in materialized
+        report_failure(instance, settings, result)
+        check_sensor_twice(instance, settings)
+    assert not Path(settings.output_uri).exists() or not any(Path(settings.output_uri).rglob("document.md"))
+    (sent,) = notifications(settings)
+    assert sent["attributes"]["status"] == "FAILED"
+    assert "document_grounded" in sent["body"] and "rm -rf /var/lib/fantasma" in sent["body"]
+
+
+class SpendThenFailWriterResource(WriterResource):
+    """Two paid model calls, then a failure: what a run that dies after paying looks like."""
+
+    def get(self, bedrock, on_call=None):
+        class Spender:
+            name = "bedrock:test"
+
+            def write(self, transcript, context):
+                for stage in ("extract:chunk-01", "merge"):
+                    on_call(CallUsage(stage=stage, model_id="test", input_tokens=1000,
+                                      output_tokens=200, cost_usd=0.25))
+                raise RuntimeError("the model connection dropped\nafter two calls")
+
+        return Spender()
+
+
+def test_a_failed_run_reports_every_call_it_paid_and_its_own_duration(settings, demo_call):
+    shutil.copy(demo_call[0], Path(settings.input_uri) / "aula.mp4")
+    shutil.copy(demo_call[1], Path(settings.input_uri) / "aula.vtt")
+    graph_resources = build_resources(settings)
+    graph_resources["writer"] = SpendThenFailWriterResource(kind="bedrock", store_uri=settings.store_uri)
+    definitions = load_defs()
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("videos", ["aula.mp4"])
+        result = dg.materialize([*definitions.assets, *definitions.asset_checks], partition_key="aula.mp4",
+                                instance=instance, resources=graph_resources, raise_on_error=False)
+        assert not result.success
+        run_record = instance.get_run_record_by_id(result.run_id)
+        time.sleep(1.5)  # the sensor's polling lag must not count
+        report_failure(instance, settings, result)
+    record = SqliteTracker(Path(settings.state_dir) / "tracking.sqlite3").get(result.run_id)
+    assert record.cost_usd == pytest.approx(0.5)
+    assert (record.input_tokens, record.output_tokens) == (2000, 400)
+    assert record.duration_seconds == pytest.approx(run_record.end_time - run_record.start_time, abs=0.01)
+    assert record.error.startswith("draft: step draft failed:")
+    assert "the model connection dropped after two calls" in record.error
+    (sent,) = notifications(settings)
+    assert "US$ 0.50" in sent["body"] or "0,50" in sent["body"] or "0.50" in sent["body"]

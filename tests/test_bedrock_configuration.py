@@ -49,8 +49,9 @@ def test_missing_credentials_fail_once_and_give_the_quota_and_the_probe_back(no_
     breaker = CircuitBreaker(store, MODEL_ID, failure_threshold=1, timeout_seconds=300, clock=clock)
     breaker.record_failure()  # open: the next call after the timeout is the probe
     clock.sleep(301)
-    runtime = boto3.client("bedrock-runtime", region_name="us-east-1",
-                           config=Config(retries={"total_max_attempts": 1}))
+    # A session of its own: the default one may hold credentials cached by an earlier test.
+    runtime = boto3.session.Session().client("bedrock-runtime", region_name="us-east-1",
+                                             config=Config(retries={"total_max_attempts": 1}))
     backoff: list[float] = []
     client = BedrockConverseClient(MODEL_ID, price_table={MODEL_ID: SONNET}, limiter=limiter,
                                    breaker=breaker, runtime_client=runtime, sleep=backoff.append)

@@ -333,3 +333,23 @@ def test_a_sqlite_wait_leaves_the_file_unwritten(tmp_path):
     limiter._sleep = sleep_and_check
     limiter.acquire(input_tokens=100, max_tokens=100)
     assert len(polls) >= 60
+
+
+def test_ctrl_c_during_a_quota_wait_ends_it_at_once_and_holds_no_quota(tmp_path):
+    """KeyboardInterrupt (Ctrl-C; SIGTERM handlers raise the same way) inside the wait's sleep
+    propagates at once; the waiting call never reserved anything, so the quota stays as it was."""
+    clock = FakeClock()
+    store = SqliteStateStore(tmp_path / "state.sqlite3")
+    limiter = make_limiter(store, clock, requests_per_minute=1, poll_seconds=1.0)
+    limiter.acquire(input_tokens=100, max_tokens=100)
+    slept: list[float] = []
+
+    def interrupted(seconds: float) -> None:
+        slept.append(seconds)
+        raise KeyboardInterrupt
+
+    limiter._sleep = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        limiter.acquire(input_tokens=100, max_tokens=100)
+    assert slept == [1.0]
+    assert limiter.usage().requests == 1  # only the call admitted before the wait

@@ -157,6 +157,21 @@ def test_refused_output_folder_is_one_line_before_any_work(workdir, demo_call):
     assert not (workdir / "store").exists()
 
 
+def test_unreachable_s3_output_is_one_line_naming_the_bucket(workdir, demo_call, monkeypatch):
+    video = workdir / "inbox" / "aula.mp4"
+    shutil.copy(demo_call[0], video)
+    shutil.copy(demo_call[1], video.with_suffix(".vtt"))
+    for name, value in {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1",
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = techne(workdir, "process", str(video), "--out", "s3://techne-docs-dev/")
+    assert_one_line_error(result, "s3://techne-docs-dev", "cannot reach s3", workdir)
+    assert "techne-docs-dev" in result.stderr and "DagsterExecutionStepExecutionError" not in result.stderr
+
+
 def test_audio_only_input_is_accepted(workdir, demo_call):
     audio = workdir / "inbox" / "aula.flac"
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(demo_call[0]), "-vn", str(audio)],
@@ -164,7 +179,12 @@ def test_audio_only_input_is_accepted(workdir, demo_call):
     shutil.copy(demo_call[1], audio.with_suffix(".vtt"))
     result = techne(workdir, "process", str(audio))
     assert result.returncode == 0, result.stderr
-    assert "Troubleshooting" in Path(result.stdout.strip()).read_text(encoding="utf-8")
+    document = Path(result.stdout.strip())
+    markdown = document.read_text(encoding="utf-8")
+    assert "Troubleshooting" in markdown
+    # No frame is grabbed from a recording without video, and the document says so.
+    assert "Gravação sem vídeo: o documento não tem capturas de tela." in markdown
+    assert "![" not in markdown and not (document.parent / "screenshots").exists()
 
 
 def test_transcript_prints_normalized_json_of_each_format(workdir, demo_call, data_dir):

@@ -22,7 +22,10 @@ from browser import HeadlessChromium
 from e2e_support import DagsterDev, free_port, instance_config
 
 from techne_assets.adapters.demo import record_demo
+from techne_assets.adapters.publishing import read_published
+from techne_assets.adapters.storage import LocalStorage
 from techne_assets.adapters.tracking import RunStatus, SqliteTracker
+from techne_assets.core.partition_keys import storage_prefix
 
 pytestmark = pytest.mark.e2e
 
@@ -221,9 +224,9 @@ def test_dropped_video_materializes_the_four_assets_checks_pass_and_notifies(
                 (run["runId"], "SUCCEEDED", True)
             ], f"{asset}/{name}: {executions}"
 
-    document = inbox.output / partition / "document.md"
-    assert document.is_file()
-    assert "Documento de Treinamento e Troubleshooting" in document.read_text(encoding="utf-8")
+    # Readers go through the partition's pointer (manifest.json) to its current version.
+    document = read_published(LocalStorage(inbox.output), storage_prefix(partition), "document.md")
+    assert "Documento de Treinamento e Troubleshooting" in document.decode("utf-8")
 
     # The run status sensor runs in the daemon a few seconds after the run ends.
     def completed_notifications():
@@ -389,7 +392,7 @@ def test_killed_run_is_retried_from_failure_without_transcribing_again(
     assert [e["runId"] for e in by_asset["transcript"]] == [run_id]
     assert [e["runId"] for e in by_asset["draft"]] == [retry["runId"]]
     assert [e["runId"] for e in by_asset["document"]] == [retry["runId"]]
-    assert (inbox.output / partition / "document.md").is_file()
+    assert read_published(LocalStorage(inbox.output), storage_prefix(partition), "document.md")
 
     # The tracking records and notifications tell the story: the killed run FAILED, its retry
     # (attempt 2, naming its parent) COMPLETED.

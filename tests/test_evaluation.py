@@ -26,6 +26,7 @@ from techne_assets.core.document import (
     Topic,
     render_markdown,
 )
+from techne_assets.core.document_defects import DocumentDefects
 from techne_assets.core.errors import InputError
 from techne_assets.core.evaluation import (
     SECTION_IDS,
@@ -415,14 +416,15 @@ def test_the_offline_writer_is_grounded_and_timestamped_on_every_gold_call(offli
 
 
 def test_the_offline_writer_keeps_its_measured_coverage(offline_rows):
-    """Floors a little under the figures last measured (sections 1.0 on every call, key points
-    0.75-1.0 with mean 0.90, overlap 0.83-0.89, commands 1.0 on every call)."""
+    """Floors a little under the figures last measured, since the writer's rules are developed
+    on tests/data/dev only (sections 1.0 on every call, key points 0.65-0.95 with mean 0.85,
+    overlap 0.79-0.91, commands 1.0 on every call)."""
     for row in offline_rows:
         assert row.section_completeness == 1.0, row.empty_sections
-        assert row.key_point_coverage >= 0.7, row.missed_key_points
-        assert row.key_point_overlap >= 0.8
+        assert row.key_point_coverage >= 0.6, row.missed_key_points
+        assert row.key_point_overlap >= 0.75
         assert row.command_recall is not None and row.command_recall >= 0.9
-    assert sum(row.key_point_coverage for row in offline_rows) / len(offline_rows) >= 0.85
+    assert sum(row.key_point_coverage for row in offline_rows) / len(offline_rows) >= 0.8
 
 
 # ---- the command ------------------------------------------------------------------------
@@ -636,3 +638,15 @@ def test_techne_eval_evaluates_both_sets_by_default(tmp_path, capsys, monkeypatc
     assert "undefined terms" in printed
     rows = [line.split("|")[1].strip() for line in printed.splitlines() if line.startswith("| ")]
     assert rows[1:] == sorted([GOLD_CASES[0].name, DEV_CASES[0].name]) + ["**mean**"]
+
+
+@pytest.fixture(scope="module")
+def offline_dev_rows() -> list[EvaluationRow]:
+    return evaluate(DEV_DIR, [OfflineWriter()])
+
+
+def test_the_offline_writer_has_no_trainer_defects_on_the_dev_set(offline_dev_rows):
+    for row in offline_dev_rows:
+        assert row.defects == DocumentDefects(), (row.call, row.defects)
+        assert row.grounding_precision == 1.0, (row.call, row.unsupported_spans)
+        assert row.timestamps_valid

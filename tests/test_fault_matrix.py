@@ -83,7 +83,7 @@ FAULTS: dict[str, tuple[str, list[str]]] = {
             "tests/test_s3_events.py::test_the_sqs_sensor_requests_the_valid_videos_of_a_mixed_batch",
         ],
     ),
-    "Corrupt video": (
+    "Corrupt video (local settings)": (
         "one line naming the file, exit non-zero, nothing written",
         ["tests/test_cli.py::test_corrupt_video"],
     ),
@@ -94,6 +94,10 @@ FAULTS: dict[str, tuple[str, list[str]]] = {
             "tests/test_inbox_sensor.py::test_a_video_copied_in_with_an_old_mtime_runs_once",
             "tests/test_e2e_backfill.py::test_thirty_old_videos_copied_in_then_a_backfill_give_exactly_thirty_runs",
         ],
+    ),
+    "Ctrl-C or SIGTERM during a quota wait": (
+        "the wait ends at once; the waiting call holds no quota",
+        ["tests/test_bedrock_limiter.py::test_ctrl_c_during_a_quota_wait_ends_it_at_once_and_holds_no_quota"],
     ),
     "Sensor state lost or torn": (
         "the seen set is rebuilt; the run keys and the materialization check keep done videos done",
@@ -156,11 +160,12 @@ FAULTS: dict[str, tuple[str, list[str]]] = {
             "tests/test_input_hygiene.py::test_transcript_exits_quietly_when_the_reader_closes_the_pipe",
         ],
     ),
-    "Unreadable input, refused output, S3 access denied": (
-        "one line naming the file, folder or object and what was refused, before any paid step",
+    "Unreadable input, refused or unreachable output, S3 access denied": (
+        "one line naming the file, folder, bucket or object and what was refused, before any paid step",
         [
             "tests/test_input_hygiene.py::test_an_unreadable_file_is_one_line_naming_it",
             "tests/test_cli.py::test_refused_output_folder_is_one_line_before_any_work",
+            "tests/test_cli.py::test_unreachable_s3_output_is_one_line_naming_the_bucket",
             "tests/test_input_hygiene.py::test_an_s3_access_denied_names_the_object",
         ],
     ),
@@ -208,7 +213,7 @@ def test_the_readme_prints_this_matrix():
 
 
 def render_readme_table() -> str:
-    """The README table, as `python -c 'import tests.test_fault_matrix as m; print(m.render_readme_table())'`."""
+    """The README table, printed from FAULTS so the two are written once."""
     lines = ["| fault | what happens | tests |", "|---|---|---|"]
     for fault, (claim, tests) in FAULTS.items():
         lines.append(f"| {fault} | {claim} | " + "<br>".join(f"`{t}`" for t in tests) + " |")

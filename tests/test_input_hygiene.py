@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import boto3
+import dagster as dg
 import pytest
 from botocore.config import Config
 
@@ -17,7 +18,7 @@ from techne_assets.adapters.storage import LocalStorage, S3Storage
 from techne_assets.core import quality
 from techne_assets.core.captions import load_transcript, parse_transcript
 from techne_assets.core.errors import InputError, TranscriptParseError
-from techne_assets.core.transcript import Segment
+from techne_assets.core.transcript import Segment, Transcript
 
 
 def transcript_command(*args: str, env_extra: dict[str, str] | None = None, **run) -> subprocess.CompletedProcess:
@@ -227,3 +228,23 @@ def test_an_outside_video_finds_its_captions_beside_it(tmp_path):
 def _work_in_tmp(monkeypatch, tmp_path):
     """`techne` creates its Dagster home in the working directory: keep it in the test's folder."""
     monkeypatch.chdir(tmp_path)
+
+
+def test_a_refused_asset_store_fails_the_step_in_one_line(tmp_path):
+    from techne_assets.defs.errors import describe_step_failure
+    from techne_assets.defs.io_manager import PydanticJsonIOManager
+
+    @dg.asset
+    def transcript():
+        return Transcript()
+
+    (tmp_path / "store").write_text("a file where the asset store should be")
+    result = dg.materialize(
+        [transcript],
+        resources={"io_manager": PydanticJsonIOManager(store_uri=str(tmp_path / "store" / "x"))},
+        raise_on_error=False,
+    )
+    (failure,) = [event for event in result.all_events if event.is_step_failure]
+    step, reason = describe_step_failure(failure)
+    assert step == "transcript"
+    assert reason.startswith(str(tmp_path / "store")) and "cannot write" in reason

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from techne_assets.core.document import Document, DocumentHeader, Procedure, Step, TimeRange
 from techne_assets.core.instruction_types import (
-    add_cautions,
     caution_for,
     classify_instruction,
     destructive_commands,
@@ -116,28 +114,15 @@ def test_ordinary_commands_are_not_destructive(text: str) -> None:
     assert destructive_commands(text) == []
 
 
-def _document(*steps: Step) -> Document:
-    procedure = Procedure(
-        title="Limpeza",
-        time_range=TimeRange(start=0, end=60),
-        objective="liberar disco",
-        steps=list(steps),
+def test_a_destructive_step_gets_a_caution_naming_the_command() -> None:
+    caution = caution_for("Rode `rm -rf /var/cache/app` e depois confira")
+    assert caution == (
+        "Comando destrutivo: `rm -rf /var/cache/app`. "
+        "Confira o alvo e tenha um backup antes de executar."
     )
-    return Document(
-        header=DocumentHeader(source_name="x.mp4", writer="offline"), procedures=[procedure]
-    )
+    assert caution_for("Confira o espaço com `df -h`") is None
 
 
-def test_add_cautions_marks_destructive_steps_and_keeps_the_writers_caution() -> None:
-    document = _document(
-        Step(text="Rode `rm -rf /var/cache/app`"),
-        Step(text="Confira o espaço com `df -h`"),
-        Step(text="Rode `terraform destroy`", caution="Só no ambiente de testes."),
-    )
-    steps = add_cautions(document).procedures[0].steps
-    assert steps[0].caution == caution_for(steps[0].text)
-    assert "`rm -rf /var/cache/app`" in steps[0].caution
-    assert steps[1].caution is None
-    assert steps[2].caution == "Só no ambiente de testes."
-    # The input document is not changed.
-    assert document.procedures[0].steps[0].caution is None
+def test_code_marks_and_quotes_are_not_part_of_the_command() -> None:
+    assert destructive_commands("Rode `sudo rm -rf /var/lib/app` agora") == ["sudo rm -rf /var/lib/app"]
+    assert destructive_commands("o comando «terraform destroy»") == ["terraform destroy"]

@@ -70,7 +70,9 @@ def source_lists(package: Path) -> dict[str, set[str]]:
             if not isinstance(node, ast.Set | ast.List | ast.Tuple):
                 continue
             strings = [
-                e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                e.value
+                for e in node.elts
+                if isinstance(e, ast.Constant) and isinstance(e.value, str)
             ]
             if len(strings) >= _MIN_LIST_SIZE and len(strings) == len(node.elts):
                 words = set().union(*(entry_words(s) for s in strings))

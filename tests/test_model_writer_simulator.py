@@ -103,14 +103,21 @@ def run_writer(transcript: Transcript, responder) -> tuple:
 
 
 @pytest.fixture(scope="module")
+def three_hour_run():
+    transcript = three_hour_call()
+    draft, simulator = run_writer(transcript, CannedAnswers())
+    return transcript, draft, simulator
+
+
+@pytest.fixture(scope="module")
 def hostile_run():
     transcript = three_hour_call()
     draft, simulator = run_writer(transcript, HostileAnswers())
     return transcript, draft, simulator
 
 
-def test_a_three_hour_call_reaches_the_document_with_no_stage_cut_and_no_throttle(hostile_run):
-    transcript, draft, simulator = hostile_run
+def test_a_three_hour_call_reaches_the_document_with_no_stage_cut_and_no_throttle(three_hour_run):
+    transcript, draft, simulator = three_hour_run
 
     assert transcript.word_count >= 29_000
     assert draft.unrecovered_truncations == []
@@ -122,10 +129,10 @@ def test_a_three_hour_call_reaches_the_document_with_no_stage_cut_and_no_throttl
     assert len(draft.document.topics) >= 20  # the document grows with the call
 
 
-def test_every_answer_validates_against_the_schema_of_the_tool_it_was_sent(hostile_run):
-    _, _, simulator = hostile_run
+def test_every_answer_validates_against_the_schema_of_the_tool_it_was_sent(three_hour_run, hostile_run):
+    _, _, simulator = three_hour_run
 
-    for call in simulator.calls:
+    for call in [*simulator.calls, *hostile_run[2].calls]:
         jsonschema.validate(call.tool_input, call.input_schema)
     assert {call.tool_name for call in simulator.calls} == {
         "registrar_extracao", "registrar_roteiro", "registrar_sumario_topicos", "registrar_procedimentos",
@@ -133,14 +140,14 @@ def test_every_answer_validates_against_the_schema_of_the_tool_it_was_sent(hosti
     }
 
 
-def test_every_item_rests_on_segments_of_the_call(hostile_run):
-    transcript, draft, _ = hostile_run
+def test_every_item_rests_on_segments_of_the_call(three_hour_run):
+    transcript, draft, _ = three_hour_run
 
     assert document_evidenced(draft.document, transcript).passed
 
 
-def test_spoken_commands_are_in_their_written_form_and_the_injection_is_never_a_step(hostile_run):
-    transcript, draft, _ = hostile_run
+def test_spoken_commands_are_in_their_written_form_and_the_injection_is_never_a_step(three_hour_run):
+    transcript, draft, _ = three_hour_run
 
     procedures = draft.sections["## 3. Procedimentos e Instruções"]
     for _, written in SPOKEN:
@@ -152,6 +159,7 @@ def test_spoken_commands_are_in_their_written_form_and_the_injection_is_never_a_
 def test_hostile_model_strings_add_no_heading_html_or_image(hostile_run):
     transcript, draft, _ = hostile_run
 
+    assert draft.unrecovered_truncations == []  # longer answers, retried with a larger budget
     markdown = render_markdown(draft.document, transcript)
     headings = [line for line in markdown.splitlines() if re.match(r"#{1,2} ", line)]
     assert headings == [f"# {TITLE}", *SECTION_HEADINGS]
@@ -171,9 +179,9 @@ def test_a_lecture_without_audience_questions_gets_review_questions():
     assert draft.document.questions and all(q.review and q.evidence for q in draft.document.questions)
 
 
-def test_doubling_the_items_of_a_call_roughly_doubles_the_writing_output():
+def test_doubling_the_items_of_a_call_roughly_doubles_the_writing_output(three_hour_run):
     half, _ = run_writer(three_hour_call(hours=1.5, words=15_000), CannedAnswers())
-    whole, _ = run_writer(three_hour_call(), CannedAnswers())
+    whole = three_hour_run[1]
 
     items = [d.coverage.entries for d in (half, whole)]
     writing = [usage_by_stage(d.calls)["write"].output_tokens for d in (half, whole)]

@@ -27,8 +27,11 @@ def test_present_tense_commitments_in_the_first_and_third_person_with_owner_and_
 def test_a_next_steps_list_gives_one_item_per_entry_without_its_number():
     items = _items(
         [
-            ("Ana", "Próximos passos: um, o Bruno atualiza o runbook até quinta; dois, a Carla "
-             "agenda o teste de carga na semana que vem."),
+            (
+                "Ana",
+                "Próximos passos: um, o Bruno atualiza o runbook até quinta; dois, a Carla "
+                "agenda o teste de carga na semana que vem.",
+            ),
             ("Bruno", "Fechado."),
         ]
     )
@@ -42,8 +45,11 @@ def test_a_next_steps_list_gives_one_item_per_entry_without_its_number():
 def test_an_action_items_list_in_english():
     items = document_of(
         [
-            ("Priya", "Okay, action items: Tom moves the export buffer to S3 by Thursday; "
-             "Kenji adds the eviction alert by Friday."),
+            (
+                "Priya",
+                "Okay, action items: Tom moves the export buffer to S3 by Thursday; "
+                "Kenji adds the eviction alert by Friday.",
+            ),
             ("Tom", "Works for me."),
             ("Kenji", "Sure, I'll take that."),
         ],
@@ -75,3 +81,14 @@ def test_greetings_past_actions_and_demonstrations_are_not_action_items():
         ]
     )
     assert items == []
+
+
+def test_the_speaker_taking_a_task_on_now_is_a_commitment_and_a_present_fact_is_not():
+    items = _items(
+        [
+            ("Jéssica", "Então eu altero o logrotate hoje e abro a mudança para mover os logs."),
+            ("Wellington", "Tem o artigo da Red Hat sobre arquivos deletados, eu mando no grupo."),
+            ("Bruno", "Hoje ela morre na inicialização, como a gente viu."),
+        ]
+    )
+    assert [i.owner for i in items] == ["Jéssica", "Wellington"]

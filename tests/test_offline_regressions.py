@@ -5,30 +5,39 @@ from __future__ import annotations
 
 import re
 
-from offline_support import document_of
+from offline_support import document_of, transcript_of
 
 from techne_assets.core.document import render_markdown
 from techne_assets.core.grounding import check_grounding
 from techne_assets.core.writing.base import WritingContext
 from techne_assets.core.writing.offline import OfflineWriter
-from offline_support import transcript_of
 
 ENGLISH_MEETING = [
     ("Priya", "Hi everyone, can you all hear me? Let's start the review of the cache outage."),
-    ("Kenji", "Yeah, I can hear you. So the eviction rate on the Redis cluster went through the roof."),
+    (
+        "Kenji",
+        "Yeah, I can hear you. So the eviction rate on the Redis cluster went through the roof.",
+    ),
     ("Priya", "And what did you see on the checkout latency dashboard?"),
     ("Kenji", "The checkout latency went from two hundred milliseconds to four seconds."),
     ("Tom", "That was the export job writing huge payloads to the shared cache without a TTL."),
     ("Kenji", "So the fix is to move the export buffer to S3 and to set a TTL on every key."),
     ("Priya", "Let me head over to the action items, and we can kill two birds with one stone."),
-    ("Priya", "Action items: Tom moves the export buffer to S3 by Thursday; Kenji adds the eviction alert by Friday."),
+    (
+        "Priya",
+        "Action items: Tom moves the export buffer to S3 by Thursday; Kenji adds the eviction alert by Friday.",
+    ),
 ]
 
 
 def test_english_titles_are_no_pronouns_or_fillers_and_the_header_names_the_language():
     document = document_of(ENGLISH_MEETING, language=None)
     assert document.header.language == "en"
-    words = " ".join([t.title for t in document.topics] + document.executive_summary[:1]).lower().split()
+    words = (
+        " ".join([t.title for t in document.topics] + document.executive_summary[:1])
+        .lower()
+        .split()
+    )
     assert not {"the", "that", "you", "this", "yeah"} & set(w.strip(",.;") for w in words)
     transcript = transcript_of(ENGLISH_MEETING, language=None)
     markdown = render_markdown(document, transcript)
@@ -102,7 +111,10 @@ def test_commitments_in_the_present_are_action_items_and_a_greeting_is_not():
         ]
     )
     texts = [i.text for i in document.action_items]
-    assert texts == ["Eu abro o chamado com o fornecedor amanhã.", "E a Carla revisa os limites de conexão até sexta."]
+    assert texts == [
+        "Eu abro o chamado com o fornecedor amanhã.",
+        "E a Carla revisa os limites de conexão até sexta.",
+    ]
 
 
 def test_audio_checks_rhetorical_questions_and_reused_answers_are_not_qa():
@@ -139,7 +151,10 @@ def test_troubleshooting_carries_the_solution_and_the_prevention_that_were_said(
             ("Ana", "O túnel da VPN caía toda vez que a fase dois renegociava as chaves."),
             ("Bruno", "A causa foi o lifetime diferente entre os dois lados do túnel."),
             ("Bruno", "A correção é igualar o lifetime da fase dois nos dois firewalls."),
-            ("Ana", "E para prevenir, a gente documenta os parâmetros de cada túnel no inventário."),
+            (
+                "Ana",
+                "E para prevenir, a gente documenta os parâmetros de cada túnel no inventário.",
+            ),
         ]
     ).troubleshooting
     assert problem.root_cause.startswith("A causa foi o lifetime")
@@ -150,7 +165,10 @@ def test_troubleshooting_carries_the_solution_and_the_prevention_that_were_said(
 def test_references_include_books_posts_and_tickets_that_were_named():
     references = document_of(
         [
-            ("Marina", "Quem quiser ir fundo, o livro Site Reliability Engineering tem um capítulo inteiro."),
+            (
+                "Marina",
+                "Quem quiser ir fundo, o livro Site Reliability Engineering tem um capítulo inteiro.",
+            ),
             ("Marina", "Tem também o post do blog de engenharia da Northwind sobre alertas."),
             ("Rui", "E eu registrei tudo no chamado 48213 e no ticket OPS-771."),
         ]

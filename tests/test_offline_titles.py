@@ -9,12 +9,16 @@ from techne_assets.core.writing.offline.summary import counted, human_duration
 from techne_assets.core.writing.offline.titles import TitleBook, is_title_word, title_phrases
 
 
-@pytest.mark.parametrize("word", ["servidor", "estado", "PgBouncer", "kubectl", "Campinas", "tabela"])
+@pytest.mark.parametrize(
+    "word", ["servidor", "estado", "PgBouncer", "kubectl", "Campinas", "tabela"]
+)
 def test_nouns_and_technical_terms_can_title_a_section(word):
     assert is_title_word(word)
 
 
-@pytest.mark.parametrize("word", ["conectada", "rodando", "configurar", "tava", "rapidamente", "inteiro"])
+@pytest.mark.parametrize(
+    "word", ["conectada", "rodando", "configurar", "tava", "rapidamente", "inteiro"]
+)
 def test_verbs_adverbs_and_adjectives_do_not_title_a_section(word):
     assert not is_title_word(word)
 
@@ -65,8 +69,10 @@ def test_every_title_of_a_document_is_unique():
 
 
 def test_topic_and_procedure_titles_never_repeat_in_a_call_that_keeps_to_one_subject():
-    lines = [("Ana" if i % 2 else "Rui", f"O disco do servidor {n} encheu e o log do serviço cresceu.")
-             for i, n in enumerate(["app01", "app02", "app03", "app04"] * 6)]
+    lines = [
+        ("Ana" if i % 2 else "Rui", f"O disco do servidor {n} encheu e o log do serviço cresceu.")
+        for i, n in enumerate(["app01", "app02", "app03", "app04"] * 6)
+    ]
     document = document_of(lines, step=60.0)
     titles = [t.title for t in document.topics] + [p.title for p in document.procedures]
     assert len(document.topics) > 1

@@ -240,10 +240,6 @@ def test_an_empty_transcript_gives_a_document_with_every_heading():
     assert all(h in markdown for h in SECTION_HEADINGS)
 
 
-
-
-
-
 def _write(lines: list[tuple[str, str]], step: float = 15.0):
     transcript = Transcript(
         segments=[
@@ -349,7 +345,10 @@ def test_prevention_goes_to_the_problem_it_follows():
             ("Rui", "O segundo problema foi o certificado expirado no gateway de pagamentos."),
             ("Rui", "A causa foi a renovação manual que ninguém fez."),
             ("Rui", "Resolvemos renovando o certificado na mão durante a madrugada."),
-            ("Rui", "Pra evitar isso de novo vamos automatizar a renovação com alerta de validade."),
+            (
+                "Rui",
+                "Pra evitar isso de novo vamos automatizar a renovação com alerta de validade.",
+            ),
         ],
         step=20.0,
     )
@@ -391,3 +390,19 @@ def test_without_a_noun_phrase_the_title_joins_salient_terms_and_skips_verb_form
     title = document.procedures[0].title.removeprefix("Procedimento: ")
     assert title and "kubectl" in title
     assert not {"entro", "saí", "rodei"} & set(title.replace(",", " ").split())
+
+
+def test_no_document_defect_on_the_development_calls(data_dir):
+    """The trainer's defects of the issue, measured on the calls the rules are developed on."""
+    from techne_assets.evaluation_runner import evaluate
+
+    rows = evaluate(data_dir / "dev", [OfflineWriter()])
+    assert len(rows) >= 8
+    for row in rows:
+        defects = row.defects
+        assert defects.duplicate_titles == [], row.call
+        assert defects.undefined_glossary_terms == [], row.call
+        assert defects.same_speaker_answers == [], row.call
+        assert defects.non_commitment_actions == [], row.call
+        assert defects.warning_steps == [], row.call
+        assert row.grounding_precision == 1.0, (row.call, row.unsupported_spans)

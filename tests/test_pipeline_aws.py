@@ -308,17 +308,18 @@ def test_process_video_on_the_aws_profile(world, settings, transcribe, monkeypat
     assert [(e.check_name, e.description) for e in evaluations if not e.passed] == []
     transcribe.assert_no_pending_responses()
 
-    # The document, published under the partition in the output bucket, manifest last.
+    # The document, published as version 1 under the partition, the pointer beside it.
     prefix = f"documentos/{partition_key}"
     output_keys = set(world.keys(OUTPUT_BUCKET))
-    published_names = ("manifest.json", "document.md", "document.html", "document.docx")
-    assert {f"{prefix}/{name}" for name in published_names} <= output_keys
+    published_names = ("document.md", "document.html", "document.docx")
+    assert {f"{prefix}/v1/{name}" for name in published_names} | {f"{prefix}/manifest.json"} <= output_keys
     assert all(key.startswith(f"{prefix}/") for key in output_keys)
     manifest = json.loads(world.read(OUTPUT_BUCKET, f"{prefix}/manifest.json"))
-    assert {"document.md", "document.html", "document.docx"} <= set(manifest["files"])
-    assert published.markdown_uri == f"s3://{OUTPUT_BUCKET}/{prefix}/document.md"
+    assert manifest["version"] == 1
+    assert set(published_names) <= set(manifest["files"])
+    assert published.markdown_uri == f"s3://{OUTPUT_BUCKET}/{prefix}/v1/document.md"
 
-    markdown = world.read(OUTPUT_BUCKET, f"{prefix}/document.md").decode("utf-8")
+    markdown = world.read(OUTPUT_BUCKET, f"{prefix}/v1/document.md").decode("utf-8")
     assert markdown == published.markdown
     header = markdown.split(SECTION_HEADINGS[0])[0]
     assert header.startswith(f"# {TITLE}")
@@ -331,21 +332,29 @@ def test_process_video_on_the_aws_profile(world, settings, transcribe, monkeypat
     assert "Falante 1" in appendix and "Falante 2" in appendix
     assert "kubectl get pods -n pagamentos" in appendix
     assert "Falante 1, Falante 2" in header
-    html = world.read(OUTPUT_BUCKET, f"{prefix}/document.html").decode("utf-8")
+    html = world.read(OUTPUT_BUCKET, f"{prefix}/v1/document.html").decode("utf-8")
     assert all(heading.removeprefix("## ") in html for heading in SECTION_HEADINGS)
-    docx = DocxDocument(io.BytesIO(world.read(OUTPUT_BUCKET, f"{prefix}/document.docx")))
+    docx = DocxDocument(io.BytesIO(world.read(OUTPUT_BUCKET, f"{prefix}/v1/document.docx")))
     docx_headings = {p.text for p in docx.paragraphs if p.style.name.startswith("Heading")}
     assert {heading.removeprefix("## ") for heading in SECTION_HEADINGS} <= docx_headings
 
     # The extracted audio (FLAC) Transcribe read, and the raw result, are in the work bucket.
     work_keys = set(world.keys(WORK_BUCKET))
     assert f"{WORK_PREFIX}/{audio_key}" in work_keys
+    # Asset values live in the durable store, never in the expiring scratch prefix.
+    assert {f"store/assets/{asset}/{partition_key}.json" for asset in ("video", "transcript", "draft")} <= work_keys
+    assert not any(key.startswith(f"{WORK_PREFIX}/assets/") for key in work_keys)
     assert world.read(WORK_BUCKET, f"{WORK_PREFIX}/{audio_key}")[:4] == b"fLaC"
 
-    # Bedrock: one extraction per chunk, then merge, four section groups and the review; the
+    # Bedrock: one extraction per chunk, then merge, the section groups with something to cover
+    # (the summary always) and the review; the
     # extractions share one prefix (tool, system, call context): the first admitted writes it
     # to the prompt cache and every other one reads it.
-    assert len(calls) == len(chunks) + 6
+    tools = [call.tool_name for call in calls]
+    assert tools.count("registrar_extracao") == len(chunks)
+    assert tools.count("registrar_roteiro") == tools.count("registrar_revisao") == 1
+    groups = set(tools) - {"registrar_extracao", "registrar_roteiro", "registrar_revisao"}
+    assert "registrar_sumario_topicos" in groups and len(groups) == len(tools) - len(chunks) - 2
     extractions = sorted((c for c in calls if c.tool_name == "registrar_extracao"), key=lambda c: c.admitted_at)
     first, *later = extractions
     assert first.cache_write_input_tokens > 1024 and first.cache_read_input_tokens == 0

@@ -97,8 +97,14 @@ def test_whole_graph_materializes_with_every_check_passing(demo_call, local_sett
     assert screenshots, "steps shown on screen carry a real frame"
     assert all(f"screenshots/{s.name}" in markdown for s in screenshots)
 
+    rendered_meta = materializations["document"].materialization.metadata
+    assert rendered_meta["key_frames"].value >= 1, "the slides of the call are topic key frames"
+    assert "![Tela do tópico" in markdown
+    assert rendered_meta["audio_only"].value is False and rendered_meta["frame_warnings"].value == []
+
     html = (markdown_path.parent / "document.html").read_text(encoding="utf-8")
     assert all(h.removeprefix("## ") in html for h in SECTION_HEADINGS)
+    assert '<details class="evidence">' in html, "items show their evidence"
     docx_headings = {p.text for p in DocxDocument(markdown_path.parent / "document.docx").paragraphs
                      if p.style.name.startswith("Heading")}
     assert {h.removeprefix("## ") for h in SECTION_HEADINGS} <= docx_headings

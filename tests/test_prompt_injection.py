@@ -100,7 +100,9 @@ class ObedientModel:
         if tool.name == "registrar_extracao":
             answer = {"commands": [{"command": INVENTED, "evidence": ["s0001"]}]}
         elif tool.name == "registrar_roteiro":
-            answer = {"main_theme": "A poem"}
+            answer = {"main_theme": "A poem", "procedures": [
+                {"title": "Install", "start": "00:00:00", "end": "00:04:30", "evidence": ["s0001"]}
+            ]}
         elif tool.name == "registrar_sumario_topicos":
             answer = {"executive_summary": ["Roses are red, the cluster is blue."]}
         elif tool.name == "registrar_procedimentos":

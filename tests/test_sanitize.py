@@ -182,3 +182,11 @@ def test_only_urls_said_in_the_call_become_links() -> None:
         == "Veja `https://outro.exemplo/x`."
     )
     assert sanitize_inline(f"Veja {said}.") == f"Veja `{said}`."
+
+
+def test_a_prefix_of_a_said_url_is_not_a_said_url() -> None:
+    policy = LinkPolicy("a doc tá em https://docs.exemplo.com/api/v2")
+    assert policy.allows("https://docs.exemplo.com/api/v2/")
+    assert policy.allows("https://docs.exemplo.com/api")
+    assert not policy.allows("https://docs.exemplo.co")
+    assert not policy.allows("https://docs.exemplo.com/ap")

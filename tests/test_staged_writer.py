@@ -659,10 +659,20 @@ class ScriptedModel:
             return {"topics": [{"title": f"Assunto de {first}", "start": "00:00:00", "end": "99:00:00",
                                 "summary": "…", "evidence": [first]}]}
         if tool == "registrar_roteiro":
-            return OUTLINE
+            return LONG_OUTLINE
         return {"registrar_sumario_topicos": summary_topics(), "registrar_procedimentos": procedures(),
                 "registrar_troubleshooting": TROUBLESHOOTING, "registrar_referencias": REFERENCE,
                 "registrar_revisao": NO_EDITS}[tool]
+
+
+# OUTLINE for long_transcript(), one segment a minute: the evidence of each entry at its time.
+LONG_OUTLINE = {
+    **OUTLINE,
+    **{
+        kind: [{**entry, "evidence": [f"s{int(entry['start'][3:5]):04d}"]} for entry in OUTLINE[kind]]
+        for kind in ("topics", "procedures", "problems")
+    },
+}
 
 
 def long_transcript() -> Transcript:

@@ -20,7 +20,7 @@ def _commands(text: str) -> list[str]:
         ("O curl funcionava apontando pro proxy.", []),
         ("Pra ver isso eu rodo cat /var/log/syslog agora.", ["cat /var/log/syslog"]),
         ("Roda kubectl get svc -n vendas pra listar.", ["kubectl get svc -n vendas"]),
-        ("Só cuidado com o netplan apply remoto.", ["netplan apply"]),
+        ("Só cuidado com o systemctl restart remoto.", ["systemctl restart"]),
     ],
 )
 def test_a_command_stops_at_the_first_word_of_speech(sentence, expected):
@@ -61,12 +61,16 @@ def test_a_relative_path_with_a_file_extension_is_one_fragment():
     assert fragments == ["infra/envs/prod/main.yaml"]
 
 
-@pytest.mark.parametrize("word", ["direto", "aí", "pra", "depois", "funcionava", "apontando", "normalmente"])
+@pytest.mark.parametrize(
+    "word", ["direto", "aí", "pra", "depois", "funcionava", "apontando", "normalmente"]
+)
 def test_spoken_words_break_a_command(word):
     assert is_command_break(word)
 
 
-@pytest.mark.parametrize("word", ["pods", "--previous", "status", "apply", "deployment/api", "-n", "42"])
+@pytest.mark.parametrize(
+    "word", ["pods", "--previous", "status", "apply", "deployment/api", "-n", "42"]
+)
 def test_arguments_do_not_break_a_command(word):
     assert not is_command_break(word)
 
@@ -93,3 +97,15 @@ def test_a_program_named_like_a_word_is_a_command_in_a_shell_context_or_with_arg
 def test_english_function_words_end_a_command():
     assert _commands("Make sure you git checkout the release branch.") == ["git checkout"]
 
+
+def test_a_word_after_a_flag_ends_the_command_when_only_a_full_stop_follows_it():
+    assert _commands("Roda docker run --rm node:20 npm --version no runner.") == [
+        "docker run --rm node:20 npm --version"
+    ]
+
+
+def test_fortigate_commands_start_only_with_a_known_subcommand():
+    assert _commands("Roda diagnose vpn tunnel list name aws-sp-tunel1 pra ver.") == [
+        "diagnose vpn tunnel list name aws-sp-tunel1"
+    ]
+    assert _commands("Let me get the system working again.") == []

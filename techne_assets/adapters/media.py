@@ -261,12 +261,14 @@ def scene_changes(
 ) -> list[SceneChange]:
     """Frames in [start, end) whose scene score exceeds `threshold` (ffmpeg's `select` filter).
 
-    The stream is scaled down before scoring (the score is a mean over pixels, so a small
-    picture scores the same screens alike) and sampled at 2 frames per second.
+    Only keyframes are decoded (`-skip_frame nokey`): encoders start one at every scene cut and
+    at least every few seconds, so consecutive keyframes show every new screen, and a 3-hour
+    recording is scanned about ten times faster than by decoding every frame. They are scaled
+    down before scoring: the score is a mean over pixels, so a small picture scores alike.
     """
     label = name or display_name(source)
-    graph = f"fps=2,scale=160:-2,select='gt(scene,{threshold})',metadata=print:file=-"
-    args = ["ffmpeg", "-nostdin", "-v", "error", *_input_options(source)]
+    graph = f"scale=160:-2,select='gt(scene,{threshold})',metadata=print:file=-"
+    args = ["ffmpeg", "-nostdin", "-v", "error", *_input_options(source), "-skip_frame", "nokey"]
     args += ["-ss", f"{start:.3f}", "-t", f"{max(end - start, 0):.3f}", "-copyts", "-i", source]
     args += ["-map", "0:v:0", "-vf", graph, "-f", "null", "-"]
     proc = _run(args, source=source, label=label, timeout=AUDIO_TIMEOUT_SECONDS)

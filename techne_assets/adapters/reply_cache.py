@@ -1,4 +1,5 @@
-"""Model replies kept in the work storage (a folder or S3), keyed by the digest of the request."""
+"""Model replies kept in the durable asset store (a folder or S3), keyed by the digest of the
+request; the store never expires, so a prompt change months later still pays only for what changed."""
 
 from __future__ import annotations
 

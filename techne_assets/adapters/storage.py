@@ -2,7 +2,7 @@
 
 Keys are relative to the storage root and '/' separated, on both sides (a folder refuses keys
 with empty, '.' or '..' parts, which S3 allows). Our code never deletes, moves or overwrites an
-input object; writes go to work and output storages only.
+input object; writes go to the output, the asset store and scratch only.
 
 Change tokens: `StoredObject.etag` is what listing can give for free, so listing 100,000 files
 never reads one of them. On S3 it is the object's ETag (without quotes); on a folder it is
@@ -117,8 +117,8 @@ class Storage(Protocol):
         ...
 
     def check_writable(self) -> None:
-        """Raises InputError when writing is refused before any work is done (a folder only:
-        S3 tells only by writing)."""
+        """Raises InputError when the location refuses writing (a folder) or cannot be reached
+        (a bucket), so a run fails before any work is paid for."""
         ...
 
 
@@ -140,7 +140,7 @@ def video_source(reference: str, input_storage: Storage) -> tuple[Storage, str]:
 def storage_from_uri(uri: str) -> Storage:
     """`s3://bucket/prefix/` → S3Storage; a folder path (or file:// URI) → LocalStorage.
 
-    Nothing is created here: a local output or work folder appears on the first write, and a
+    Nothing is created here: a local output, store or scratch folder appears on the first write, and a
     missing input folder is reported as an InputError when it is listed or read.
     """
     if uri.startswith("s3://"):

@@ -7,7 +7,7 @@ not say, so the rendered document has exactly the title and the nine section hea
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -185,7 +185,6 @@ class Rendering:
     video_url: str | None
     links: LinkPolicy
     evidence: list[list[str]] | None = None
-    _marks: int = field(default=0, init=False)
 
     def text(self, value: str) -> str:
         return sanitize_inline(value, self.links.allows)

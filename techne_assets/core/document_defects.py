@@ -84,7 +84,9 @@ def _stopwords() -> frozenset[str]:
 
 
 def _meaning_words(text: str) -> list[str]:
-    return [w for w in (_key(m) for m in _WORD.findall(text)) if len(w) > 2 and w not in _stopwords()]
+    return [
+        w for w in (_key(m) for m in _WORD.findall(text)) if len(w) > 2 and w not in _stopwords()
+    ]
 
 
 def _any_cue(name: str, text: str) -> bool:

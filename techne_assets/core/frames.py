@@ -20,8 +20,11 @@ PIXEL_DELTA = 10
 DEFAULT_MAX_CHANGED_PIXELS = 2
 # A thumbnail this dark on average (of 255) is a black screen: nothing to show.
 DARK_MEAN_GRAY = 20
-# ffmpeg scene score above which a frame shows a new screen (0 same picture – 1 all new).
-DEFAULT_SCENE_THRESHOLD = 0.1
+# ffmpeg scene score above which a keyframe shows a new screen (0 same picture – 1 all new).
+# Shared screens change little between slides (text on the same background scores 0.002-0.02
+# at 160 px), so the threshold only separates a changed screen from an identical one; the
+# thumbnail comparison then keeps a topic's key frame from repeating the previous one.
+DEFAULT_SCENE_THRESHOLD = 0.001
 # A scene change is grabbed this much later, once a transition has settled.
 SETTLE_SECONDS = 0.5
 # Candidates tried per topic before giving up (the next most distinct after a black one).

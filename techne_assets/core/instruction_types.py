@@ -11,10 +11,10 @@ written out first (`normalize_spoken`), so "rm traço rf barra" is recognized as
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from techne_assets import lexicon
-from techne_assets.core.document import Document
 from techne_assets.core.spoken_forms import normalize_spoken
 from techne_assets.core.text_rules import find_fragments
 
@@ -41,6 +41,8 @@ def is_instruction_injection(text: str) -> bool:
 
 def destructive_commands(text: str) -> list[str]:
     """The destructive commands in `text`, written or spoken, in their written form, in order."""
+    # Quotes and code marks around a command ("`rm -rf /tmp`") are not part of it.
+    text = re.sub(r"[`\"“”«»]", " ", text)
     written = normalize_spoken(text)
     pattern = lexicon.cue("en", "destructive_commands")
     found: list[str] = []
@@ -76,24 +78,12 @@ def classify_instruction(text: str, language: str = "pt") -> InstructionType:
 
 
 def caution_for(text: str) -> str | None:
-    """The caution a step holding a destructive command gets, or None when it holds none."""
+    """The caution a step holding a destructive command gets, or None when it holds none.
+
+    Both writers set it on every step they write (`Step.caution`), keeping a caution of their own.
+    """
     commands = destructive_commands(text)
     if not commands:
         return None
     listed = ", ".join(f"`{command}`" for command in commands)
     return f"{CAUTION_PREFIX}: {listed}. Confira o alvo e tenha um backup antes de executar."
-
-
-def add_cautions(document: Document) -> Document:
-    """The document with a caution on every step whose text holds a destructive command.
-
-    Writers call it after writing; a caution the writer already set is kept.
-    """
-    procedures = []
-    for procedure in document.procedures:
-        steps = [
-            step if step.caution else step.model_copy(update={"caution": caution_for(step.text)})
-            for step in procedure.steps
-        ]
-        procedures.append(procedure.model_copy(update={"steps": steps}))
-    return document.model_copy(update={"procedures": procedures})

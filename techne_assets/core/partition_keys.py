@@ -9,9 +9,10 @@ runs of three or more (Dagster rejects `...`). Everything else stays as it is, s
 read like the file they stand for. Decoding is plain percent-decoding.
 
 Past `MAX_KEY_LENGTH` the encoded reference is cut and ends with `~` and a SHA-256 of the whole
-reference: still unique, but no longer reversible by itself. Every run of such a partition
-carries the full reference in its `techne/video_key` tag (sensors, `techne process` and
-`techne backfill` set it), and the `video` asset reads it from there.
+reference: still unique, but no longer reversible by itself. A run of such a partition must
+carry the full reference in its `techne/video_key` tag (the sensors and `techne process` set
+it; a backfill has no per-partition tags, so it cannot run one), and the `video` asset reads it
+from there, after checking that it encodes to the run's partition.
 
 Hand-written rather than `urllib.parse.quote`: quote cannot leave readable characters (spaces,
 accents, `/`) alone while encoding dot runs, and it has no notion of a length limit.

@@ -99,4 +99,8 @@ class LinkPolicy:
 
     def allows(self, url: str) -> bool:
         needle = url.lower().rstrip("/")
-        return bool(needle) and needle in self._said
+        # The URL whole, not a prefix of a longer one ("…exemplo.co" of "…exemplo.com").
+        return (
+            bool(needle)
+            and re.search(re.escape(needle) + r"(?![\w-]|\.\w)", self._said) is not None
+        )

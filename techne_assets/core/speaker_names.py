@@ -63,6 +63,7 @@ def _labels() -> frozenset[str]:
     )
 
 
+@cache
 def _is_dictionary_word(word: str) -> bool:
     import simplemma  # loads its dictionaries only for the rare bare lowercase prefix
 

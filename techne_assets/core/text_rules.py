@@ -23,9 +23,10 @@ ENGLISH_TECH_WORDS: frozenset[str] = lexicon.words("en", "tech_words")
 # Programs that start a shell command when followed by an argument.
 CLI_PROGRAMS: frozenset[str] = lexicon.words("en", "cli_programs")
 # Words that are also ordinary speech ("show", "ip"): they start a command only when followed
-# by one of their subcommands (network device CLIs and iproute2).
+# by one of their subcommands (network device CLIs, FortiGate and iproute2).
 GATED_PROGRAMS: dict[str, frozenset[str]] = {
-    program: lexicon.words("en", f"subcommands_{program}") for program in ("show", "ip")
+    program: lexicon.words("en", f"subcommands_{program}")
+    for program in ("show", "ip", "diagnose", "get")
 }
 # Spoken words that end a command: besides the stopwords, adverbs and connectors of pt-BR
 # speech that are never an argument ("roda kubectl logs direto").
@@ -39,7 +40,9 @@ _PT_VERB_OR_ADVERB_RE = re.compile(
 SQL_STARTS: frozenset[str] = lexicon.words("en", "sql_starts")
 # Programs named like everyday words, and the words that announce a command before them.
 WORD_PROGRAMS: frozenset[str] = lexicon.words("en", "word_programs")
-_SHELL_CONTEXT: frozenset[str] = lexicon.words("pt", "shell_context") | lexicon.words("en", "shell_context")
+_SHELL_CONTEXT: frozenset[str] = lexicon.words("pt", "shell_context") | lexicon.words(
+    "en", "shell_context"
+)
 _ENGLISH_BREAK_WORDS: frozenset[str] = lexicon.words("en", "command_break_words")
 
 URL_RE = re.compile(r"\bhttps?://[^\s<>()\[\]`'\"«»]+")
@@ -147,7 +150,7 @@ def _starts_command(tokens: list[tuple[int, int, str]], i: int) -> bool:
     """
     token = tokens[i][2]
     if token in WORD_PROGRAMS:
-        after = tokens[i + 1][2] if i + 1 < len(tokens) else ""
+        after = tokens[i + 1][2].rstrip(_TRAILING_PUNCTUATION) if i + 1 < len(tokens) else ""
         before = tokens[i - 1][2].lower().strip(_TRAILING_PUNCTUATION) if i else ""
         return bool(_CLEAR_ARGUMENT_RE.search(after)) or before in _SHELL_CONTEXT
     if token in CLI_PROGRAMS:
@@ -187,7 +190,7 @@ def _command_spans(text: str) -> list[tuple[int, int]]:
                     _FLAG_RE.match(tokens[j - 1][2])
                     and token_j.isalpha()
                     and j + 1 < len(tokens)
-                    and _CLEAR_ARGUMENT_RE.search(tokens[j + 1][2])
+                    and _CLEAR_ARGUMENT_RE.search(tokens[j + 1][2].rstrip(_TRAILING_PUNCTUATION))
                 )
                 if not flag_value:
                     break

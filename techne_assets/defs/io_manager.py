@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from techne_assets.adapters.storage import Storage, storage_from_uri
 from techne_assets.core.partition_keys import storage_prefix
+from techne_assets.defs.errors import input_errors_fail_the_step
 
 
 class PydanticJsonIOManager(dg.ConfigurableIOManager):
@@ -31,14 +32,17 @@ class PydanticJsonIOManager(dg.ConfigurableIOManager):
         if not isinstance(obj, BaseModel):
             raise TypeError(f"{context.asset_key.to_user_string()} must return a pydantic model")
         key = self._key(context)
-        self._storage().write_bytes(
-            key, obj.model_dump_json(indent=1).encode("utf-8"), content_type="application/json"
-        )
+        # A refused or unreachable store fails the step with one line, not a wrapped traceback.
+        with input_errors_fail_the_step():
+            self._storage().write_bytes(
+                key, obj.model_dump_json(indent=1).encode("utf-8"), content_type="application/json"
+            )
         context.add_output_metadata({"stored_at": dg.MetadataValue.path(self._storage().uri(key))})
 
     def load_input(self, context: dg.InputContext) -> BaseModel:
         model = context.dagster_type.typing_type
-        data = self._storage().read_bytes(self._key(context))
+        with input_errors_fail_the_step():
+            data = self._storage().read_bytes(self._key(context))
         if isinstance(model, type) and issubclass(model, BaseModel):
             return model.model_validate_json(data)
         return json.loads(data)

@@ -20,9 +20,7 @@ def _lines(language: str, name: str) -> list[str]:
         raise ValueError(f"no word lists for language {language!r} (known: {', '.join(LANGUAGES)})")
     text = resources.files(__name__).joinpath(language, f"{name}.txt").read_text(encoding="utf-8")
     return [
-        line.strip()
-        for line in text.splitlines()
-        if line.strip() and not line.startswith("# ")
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("# ")
     ]
 
 

@@ -203,7 +203,7 @@ def render_transcribe(meta: dict[str, str], cues: list[tuple[float, float, str, 
     return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
 
 
-def build(script: Path) -> Path:
+def build(script: Path, out: Path = OUT) -> Path:
     meta, turns = read_script(script)
     cues = timed_cues(turns, float(meta.get("start", "2.0")), script.stem)
     text = (
@@ -211,7 +211,7 @@ def build(script: Path) -> Path:
         if meta["format"] == "transcribe"
         else render_captions(meta, cues)
     )
-    target = OUT / meta["output"]
+    target = out / meta["output"]
     target.write_text(text, encoding="utf-8")
     spoken = sum(len(c[3].split()) for c in cues)
     print(f"{target.name}: {len(cues)} cues, {spoken} words, {cues[-1][1] / 60:.1f} min")

@@ -9,8 +9,10 @@ quota for nothing. When a group's budget would pass the model's output limit, it
 split into parts that run in parallel. A call cut all the same still gets the old fallbacks
 (an extraction split in two halves, a later stage retried once with twice its budget).
 
-The per-item sizes are typical pt-BR answers of this project's tools, measured on the
-simulator's canned answers and on recorded model replies (tests/data/bedrock).
+The per-item sizes are the sizes measured on the Converse simulator's schema-valid answers
+for the 3-hour benchmark call (benchmarks/RESULTS.md), counted with the project's conservative
+token estimate; the output tokens a real model returns per stage are recorded in every draft's
+`calls`, so they can be compared with these figures and the figures adjusted.
 """
 
 from __future__ import annotations

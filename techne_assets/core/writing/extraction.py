@@ -124,7 +124,7 @@ class Evidenced(BaseModel):
     evidence: Evidence = evidence_field()
 
 
-class _Spanned(Evidenced):
+class Spanned(Evidenced):
     """Something that happens over a stretch of the call."""
 
     start: Timestamp = Field(description="início do trecho (HH:MM:SS)")
@@ -148,7 +148,7 @@ class EvidencedText(Evidenced):
 # ---- stage "extract": one chunk ------------------------------------------------------------
 
 
-class ExtractedTopic(_Spanned):
+class ExtractedTopic(Spanned):
     title: str
     summary: str = Field(description="do que se tratou, em 1 a 3 frases")
     key_points: list[EvidencedText] = Field(default_factory=list)
@@ -182,7 +182,7 @@ class ExtractedStep(Evidenced):
     )
 
 
-class ExtractedProcedure(_Spanned):
+class ExtractedProcedure(Spanned):
     title: str
     objective: str = ""
     prerequisites: list[str] = Field(default_factory=list)
@@ -270,7 +270,7 @@ class ChunkExtraction(BaseModel):
 # ---- stage "merge": the outline -----------------------------------------------------------
 
 
-class OutlineEntry(_Spanned):
+class OutlineEntry(Spanned):
     id: SkipJsonSchema[str] = ""
     title: str
     notes: list[str] = Field(default_factory=list, description="o que a seção deve cobrir")

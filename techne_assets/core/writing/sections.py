@@ -40,7 +40,7 @@ from techne_assets.core.writing.extraction import (
     ExtractedReference,
     ExtractedStep,
     ExtractedTerm,
-    _Spanned,
+    Spanned,
 )
 
 OUTLINE_ID = Field(description="o id do item do roteiro que este item cobre (ex.: T3)")
@@ -50,7 +50,7 @@ class Covers(BaseModel):
     outline_id: str = OUTLINE_ID
 
 
-class WrittenTopic(_Spanned, Covers):
+class WrittenTopic(Spanned, Covers):
     title: str
     description: str
     key_points: list[EvidencedText] = Field(default_factory=list)
@@ -63,7 +63,7 @@ class WrittenStep(ExtractedStep):
     note: SkipJsonSchema[str | None] = None
 
 
-class WrittenProcedure(_Spanned, Covers):
+class WrittenProcedure(Spanned, Covers):
     title: str
     objective: str
     prerequisites: list[str] = Field(default_factory=list)

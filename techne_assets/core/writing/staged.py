@@ -220,7 +220,13 @@ class _Run(ModelCalls):
                 budget,
             )
 
-        answers = self.parallel([lambda request=request: write(request) for request in requests])
+        # A group with nothing to cover is not asked, except the summary (always written) and
+        # the review questions of a lecture.
+        needed = [
+            request for request in requests
+            if request.entries or request.group == "summary_topics" or (lecture and request.group == "reference")
+        ]
+        answers = self.parallel([lambda request=request: write(request) for request in needed])
         return WrittenSections.joined(answers)
 
     def review(self, sections: WrittenSections, header: DocumentHeader) -> ReviewAnswer:

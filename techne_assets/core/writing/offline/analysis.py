@@ -167,8 +167,10 @@ def _sentence_spans(pieces: list[tuple[int, str]], lang: str) -> list[tuple[str,
 
 def analyze(transcript: Transcript) -> Analysis:
     sample = " ".join(s.text for s in transcript.segments[:400])
-    language = detect_language(sample, hint=transcript.language) if sample.strip() else (
-        transcript.language or "pt-BR"
+    language = (
+        detect_language(sample, hint=transcript.language)
+        if sample.strip()
+        else (transcript.language or "pt-BR")
     )
     lang = word_lists_for(language)
     stopwords = lexicon.words(lang, "stopwords")
@@ -188,7 +190,9 @@ def analyze(transcript: Transcript) -> Analysis:
                         programs.append(program)
                 prose = prose[: fragment.start] + " ; " + prose[fragment.end :]
             content = [
-                w for w in words(prose) if len(w) > 2 and w.lower() not in stopwords and not w.isdigit()
+                w
+                for w in words(prose)
+                if len(w) > 2 and w.lower() not in stopwords and not w.isdigit()
             ]
             sentence = Sentence(
                 index=len(sentences),
@@ -236,12 +240,12 @@ def _index_vocabulary(analysis: Analysis) -> None:
             elif i and w[:1].isupper() and not w.isupper():
                 analysis.proper.add(w)
     analysis.technical = {
-        key for key, forms in analysis.surfaces.items() if is_technical_term(forms.most_common(1)[0][0])
+        key
+        for key, forms in analysis.surfaces.items()
+        if is_technical_term(forms.most_common(1)[0][0])
     }
     document_frequency: Counter[str] = Counter()
     for sentence in analysis.sentences:
         document_frequency.update(set(sentence.lemmas))
     n = max(len(analysis.sentences), 1)
-    analysis.idf = {
-        key: math.log((n + 1) / (df + 0.5)) for key, df in document_frequency.items()
-    }
+    analysis.idf = {key: math.log((n + 1) / (df + 0.5)) for key, df in document_frequency.items()}

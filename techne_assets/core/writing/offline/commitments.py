@@ -16,19 +16,25 @@ import re
 from text_to_num import alpha2digit
 
 from techne_assets.core.document import ActionItem
-from techne_assets.core.text_rules import quote_technical, words
+from techne_assets.core.text_rules import quote_technical
 from techne_assets.core.writing.offline.analysis import Analysis, Sentence, lemma
 
 _PT_PAST = re.compile(r".+(?:ei|ou|eu|iu|aram|eram|iram|ava|avam|ia|iam|i)")
 _PT_INFINITIVE = re.compile(r".+(?:ar|er|ir|or)")
 _EN_PAST = re.compile(r".+ed")
-_PRONOUNS = frozenset(["eu", "nós", "gente", "você", "vocês", "ele", "ela", "i", "we", "you", "he", "she", "they"])
-_FIRST_PERSON = {"pt": frozenset(["eu", "vou", "fico", "comigo", "posso"]), "en": frozenset(["i", "i'll", "me"])}
+_PRONOUNS = frozenset(
+    ["eu", "nós", "gente", "você", "vocês", "ele", "ela", "i", "we", "you", "he", "she", "they"]
+)
+_FIRST_PERSON = {
+    "pt": frozenset(["eu", "vou", "fico", "comigo", "posso"]),
+    "en": frozenset(["i", "i'll", "me"]),
+}
+_SPEAKER_SUBJECTS = frozenset(["eu", "i"])
 _ITEM_SPLIT = re.compile(r"\s*;\s*|\s+\d+\)\s*")
 
 
-def _tensed_verb(analysis: Analysis, tokens: list[str]) -> tuple[str, str, bool] | None:
-    """The first verb said after a subject or an auxiliary: (infinitive, tense, has subject).
+def _tensed_verb(analysis: Analysis, tokens: list[str]) -> tuple[str, str, int] | None:
+    """The first verb said after a subject or an auxiliary: (infinitive, tense, position).
 
     The tense is "future" (after vou/vai/will), "present", "past" or "infinitive".
     """
@@ -38,13 +44,29 @@ def _tensed_verb(analysis: Analysis, tokens: list[str]) -> tuple[str, str, bool]
     lowered = [t.lower() for t in tokens]
     for i, token in enumerate(tokens):
         low = lowered[i]
-        if low in auxiliaries or low in analysis.stopwords and low not in analysis.words("commitment_verbs"):
+        if (
+            low in auxiliaries
+            or low in analysis.stopwords
+            and low not in analysis.words("commitment_verbs")
+        ):
             continue
         infinitive = lemma(token, lang)
         if lang == "pt" and not _PT_INFINITIVE.fullmatch(infinitive):
-            continue
+            # A first-person form the lemmatizer reads as a noun ("mando" → "mando").
+            infinitive = next(
+                (
+                    low[:-1] + ending
+                    for ending in ("ar", "er", "ir")
+                    if low.endswith("o") and low[:-1] + ending in analysis.words("commitment_verbs")
+                ),
+                "",
+            )
+            if not infinitive:
+                continue
         before = lowered[max(0, i - 3) : i]
-        aux = any(b in auxiliaries for b in before) or (lang == "en" and any(b.endswith("'ll") for b in before))
+        aux = any(b in auxiliaries for b in before) or (
+            lang == "en" and any(b.endswith("'ll") for b in before)
+        )
         subject = (
             aux
             or any(b in _PRONOUNS or b in firsts for b in before)
@@ -53,13 +75,17 @@ def _tensed_verb(analysis: Analysis, tokens: list[str]) -> tuple[str, str, bool]
         if not subject:
             continue
         if aux:
-            return infinitive, "future", True
+            return infinitive, "future", i
         if low == infinitive:
-            return infinitive, "infinitive", subject
-        past = _EN_PAST.fullmatch(low) if lang == "en" else (
-            _PT_PAST.fullmatch(low) and not (low.endswith("ia") and infinitive.endswith("iar"))
+            return infinitive, "infinitive", i
+        past = (
+            _EN_PAST.fullmatch(low)
+            if lang == "en"
+            else (
+                _PT_PAST.fullmatch(low) and not (low.endswith("ia") and infinitive.endswith("iar"))
+            )
         )
-        return infinitive, "past" if past else "present", subject
+        return infinitive, "past" if past else "present", i
     return None
 
 
@@ -78,7 +104,7 @@ def is_commitment(analysis: Analysis, sentence: Sentence, *, listed: bool = Fals
     verb = _tensed_verb(analysis, tokens)
     if verb is None:
         return listed and sentence.n_words >= 3
-    infinitive, tense, _ = verb
+    infinitive, tense, at = verb
     if tense == "past":
         return False
     if listed:
@@ -87,10 +113,17 @@ def is_commitment(analysis: Analysis, sentence: Sentence, *, listed: bool = Fals
     deliverable = infinitive in analysis.words("commitment_verbs")
     if tense == "future":
         return deliverable or deadline
-    return tense == "present" and deadline
+    if tense != "present":
+        return False
+    # "eu mando no grupo", "eu altero o logrotate hoje": the speaker takes it on, now.
+    speaker_takes_it = bool({t.lower() for t in tokens[max(0, at - 3) : at]} & _SPEAKER_SUBJECTS)
+    soon = bool(analysis.cue("soon").search(text))
+    return deadline or (speaker_takes_it and (deliverable or soon))
 
 
-_NOT_SUBJECT_BEFORE = frozenset(["com", "para", "pra", "pro", "do", "da", "de", "with", "to", "for", "from"])
+_NOT_SUBJECT_BEFORE = frozenset(
+    ["com", "para", "pra", "pro", "do", "da", "de", "with", "to", "for", "from"]
+)
 
 
 def _first_name(participant: str) -> str:
@@ -104,14 +137,19 @@ def _owner(analysis: Analysis, text: str, speaker: str | None) -> str | None:
     else the speaker when they speak in the first person, else nobody said."""
     tokens = [t.lower() for t in re.findall(r"[\wÀ-ÿ']+", text)]
     first_person = next(
-        (i for i, t in enumerate(tokens) if t in _FIRST_PERSON[analysis.lang] or t == "comigo"), None
+        (i for i, t in enumerate(tokens) if t in _FIRST_PERSON[analysis.lang] or t == "comigo"),
+        None,
     )
     for participant in analysis.participants:
         name = _first_name(participant)
         for i, token in enumerate(tokens):
             if token != name or (i and tokens[i - 1] in _NOT_SUBJECT_BEFORE):
                 continue
-            if i >= 2 and tokens[i - 2] in _NOT_SUBJECT_BEFORE and tokens[i - 1] in ("o", "a", "the"):
+            if (
+                i >= 2
+                and tokens[i - 2] in _NOT_SUBJECT_BEFORE
+                and tokens[i - 1] in ("o", "a", "the")
+            ):
                 continue
             if first_person is None or i < first_person:
                 return participant
@@ -146,17 +184,24 @@ def _items_of_list(analysis: Analysis, sentence: Sentence) -> list[str] | None:
     if not found:
         return None
     rest = sentence.text[found.end() :]
-    if not rest.lstrip().startswith(":") and ":" not in sentence.text[found.start() : found.end() + 3]:
+    if (
+        not rest.lstrip().startswith(":")
+        and ":" not in sentence.text[found.start() : found.end() + 3]
+    ):
         return None
     rest = rest.split(":", 1)[-1]
-    return [_unnumbered(analysis, item) for item in _ITEM_SPLIT.split(rest) if len(item.split()) >= 3]
+    return [
+        _unnumbered(analysis, item) for item in _ITEM_SPLIT.split(rest) if len(item.split()) >= 3
+    ]
 
 
 def _unnumbered(analysis: Analysis, item: str) -> str:
     """A list item without the word that numbers it ("um, eu atualizo…" → "eu atualizo…")."""
     item = item.strip(" .")
     head, _, rest = item.partition(" ")
-    if rest and head.rstrip(",:.)").lower() in analysis.words("list_ordinals") | {str(n) for n in range(1, 11)}:
+    if rest and head.rstrip(",:.)").lower() in analysis.words("list_ordinals") | {
+        str(n) for n in range(1, 11)
+    }:
         if head[-1] in ",:.)":
             return rest[:1].upper() + rest[1:]
     return item

@@ -15,7 +15,14 @@ import re
 from collections import Counter
 
 from techne_assets.core.document import GlossaryTerm
-from techne_assets.core.text_rules import ENGLISH_TECH_WORDS, TICKET_RE, find_fragments, is_technical_term, quote_technical, words
+from techne_assets.core.text_rules import (
+    ENGLISH_TECH_WORDS,
+    TICKET_RE,
+    find_fragments,
+    is_technical_term,
+    quote_technical,
+    words,
+)
 from techne_assets.core.transcript import format_timestamp
 from techne_assets.core.writing.offline.analysis import Analysis, Sentence, lemma
 
@@ -23,14 +30,19 @@ MAX_TERMS = 15
 MIN_DEFINITION_WORDS = 4
 MAX_DEFINITION_WORDS = 60
 _COMPOUND_RE = re.compile(r"[a-z]{2,}(?:-[a-z]{2,})+")  # "back-off", "write-ahead"
-_NOT_SUBJECT = {"pt": "se|quando|porque|que|como|mas|caso|onde", "en": "if|when|because|that|how|but|where"}
+_NOT_SUBJECT = {
+    "pt": "se|quando|porque|que|como|mas|caso|onde",
+    "en": "if|when|because|that|how|but|where",
+}
 
 
 def _alternation(entries: frozenset[str]) -> str:
     return "|".join(sorted(entries, key=len, reverse=True))
 
 
-def _candidates(analysis: Analysis) -> tuple[Counter[str], dict[str, Counter[str]], dict[str, list[Sentence]]]:
+def _candidates(
+    analysis: Analysis,
+) -> tuple[Counter[str], dict[str, Counter[str]], dict[str, list[Sentence]]]:
     counts: Counter[str] = Counter()
     forms: dict[str, Counter[str]] = {}
     mentions: dict[str, list[Sentence]] = {}
@@ -63,7 +75,10 @@ def _named_terms(analysis: Analysis) -> dict[str, tuple[str, Sentence]]:
         if sentence.is_question or sentence.n_words < MIN_DEFINITION_WORDS:
             continue
         for m in naming.finditer(sentence.text):
-            named = re.match(r"\s+[\"“]?((?:[\wÀ-ÿ-]+\s?){1,3}?)(?=[\"”,.;:]|\s+(?:e|que|ou|o|a|os|as|um|uma|and|or|which|the|a|an)\b|$)", sentence.text[m.end() :])
+            named = re.match(
+                r"\s+[\"“]?((?:[\wÀ-ÿ-]+\s?){1,3}?)(?=[\"”,.;:]|\s+(?:e|que|ou|o|a|os|as|um|uma|and|or|which|the|a|an)\b|$)",
+                sentence.text[m.end() :],
+            )
             if not named:
                 continue
             term = named.group(1).strip()
@@ -123,7 +138,9 @@ class _Definitions:
             rf"{lead}(?:o |a |os |as |the |an? )?{modifier}{escaped}{tail}",
             re.IGNORECASE,
         )
-        copula = re.compile(rf"{escaped}\s+(?:{self.copula})\s+(?!(?:{self.objects})\b)\S+[.!]?$", re.IGNORECASE)
+        copula = re.compile(
+            rf"{escaped}\s+(?:{self.copula})\s+(?!(?:{self.objects})\b)\S+[.!]?$", re.IGNORECASE
+        )
         asked = re.compile(
             rf"\b(?:o que (?:é|são|significa)|what(?:'s| is| are| does))\s+(?:o |a |os |as |um |uma |the |an? )?{escaped}\b",
             re.IGNORECASE,
@@ -149,16 +166,21 @@ class _Definitions:
                 return sentence if sentence.n_words >= MIN_DEFINITION_WORDS else None
         return None
 
-    def quoted(self, sentence: Sentence) -> tuple[str, list[Sentence]]:
-        """The defining sentence, with the next one when it goes on about the same thing."""
+    def quoted(self, sentence: Sentence, term: str) -> tuple[str, list[Sentence]]:
+        """The defining sentence, with the next one when it goes on about the same thing
+        ("É o registro …", or the term again as its subject: "SLI significa … Um SLI é …")."""
         sentences = self.analysis.sentences
         said = [sentence]
         following = sentences[sentence.index + 1] if sentence.index + 1 < len(sentences) else None
+        restated = re.compile(
+            rf"^(?:(?:o|a|os|as|um|uma|the|an?)\s+)?{re.escape(term)}\s+(?:{self.copula}|{self.verbs})\s",
+            re.IGNORECASE,
+        )
         if (
             following is not None
             and following.turn == sentence.turn
             and not following.is_question
-            and self.continues.match(following.text)
+            and (self.continues.match(following.text) or restated.match(following.text))
             and sentence.n_words + following.n_words <= MAX_DEFINITION_WORDS
         ):
             said.append(following)
@@ -185,8 +207,10 @@ def build(analysis: Analysis) -> list[GlossaryTerm]:
     terms: list[GlossaryTerm] = []
     for key in sorted(ranked, key=str.casefold):
         term, sentence = found[key]
-        definition, said = definitions.quoted(sentence)
-        terms.append(GlossaryTerm(term=term, definition=definition, evidence=analysis.evidence(said)))
+        definition, said = definitions.quoted(sentence, term)
+        terms.append(
+            GlossaryTerm(term=term, definition=definition, evidence=analysis.evidence(said))
+        )
     return terms
 
 

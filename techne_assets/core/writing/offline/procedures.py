@@ -44,7 +44,9 @@ def _groups(analysis: Analysis) -> list[list[tuple[Sentence, str]]]:
             continue
         gap = sentence.start - groups[-1][-1][0].end if groups else math.inf
         resumes = evidence == "sequence" or bool(sequence.match(sentence.text))
-        in_a_row = bool(groups) and evidence == "command" and any(e == "command" for _, e in groups[-1])
+        in_a_row = (
+            bool(groups) and evidence == "command" and any(e == "command" for _, e in groups[-1])
+        )
         if (
             groups
             and not first_step.match(sentence.text)
@@ -103,7 +105,9 @@ def _procedure(analysis: Analysis, steps: list[Sentence], titles: TitleBook) -> 
         if s.index not in chosen and not s.is_question
     ]
     objective = next((s for s in around if analysis.cue("objective").search(s.text)), None)
-    prerequisites = [s for s in around if analysis.cue("prerequisite").search(s.text)][:MAX_PREREQUISITES]
+    prerequisites = [s for s in around if analysis.cue("prerequisite").search(s.text)][
+        :MAX_PREREQUISITES
+    ]
     warnings = [s for s in around if s.role == "warning" and s.index > steps[0].index - 3]
     said = [*steps, *prerequisites, *warnings] + ([objective] if objective else [])
     return Procedure(

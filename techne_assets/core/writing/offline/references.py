@@ -56,9 +56,13 @@ def build(analysis: Analysis) -> list[Reference]:
             add(m.group(), text=f"Chamado/ticket {m.group()}")
         for m in _SPOKEN_TICKET.finditer(text):
             add(m.group(1), text=f"Chamado/ticket {m.group(1)}")
-        phrases = [m.group() for m in pattern.finditer(text)] + [m.group() for m in _DOCUMENT_FILE.finditer(text)]
+        phrases = [m.group() for m in pattern.finditer(text)] + [
+            m.group() for m in _DOCUMENT_FILE.finditer(text)
+        ]
         for phrase in phrases:
-            phrase = re.sub(r"\s+(?:de|do|da|dos|das|no|na|on|of|the)$", "", phrase.strip(" .,;\"“”"))
+            phrase = re.sub(
+                r"\s+(?:de|do|da|dos|das|no|na|on|of|the)$", "", phrase.strip(' .,;"“”')
+            )
             if len(phrase.split()) >= 2 or _DOCUMENT_FILE.fullmatch(phrase):
                 if not URL_RE.search(phrase):
                     add(phrase, text=f"Documento citado: {quote_technical(phrase)}")

@@ -85,7 +85,9 @@ def classify(analysis: Analysis, sentence: Sentence) -> str:
     if classify_instruction(text, analysis.lang) == "warning":
         return "warning"
     # "Agora vamos falar de prevenção" announces a subject; it prevents nothing.
-    prevention = bool(analysis.cue("prevention").search(text)) and not analysis.cue("topic_shift").search(text)
+    prevention = bool(analysis.cue("prevention").search(text)) and not analysis.cue(
+        "topic_shift"
+    ).search(text)
     if prevention and not analysis.cue("deadline").search(text):
         return "prevention"  # "para prevenir, vamos criar um alerta": how, not who and when
     if is_commitment(analysis, sentence):

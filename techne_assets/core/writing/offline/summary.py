@@ -43,7 +43,9 @@ def build(analysis: Analysis, document: Document, titles: TitleBook, duration: f
     if not analysis.sentences:
         return ["A transcrição desta chamada não tem falas."]
     weighted = analysis.weighted(analysis.sentences)
-    subjects = titles.phrases(analysis.sentences, weighted, reach=8)[:3] or titles.top_terms(weighted, 3)
+    subjects = titles.phrases(analysis.sentences, weighted, reach=8)[:3] or titles.top_terms(
+        weighted, 3
+    )
     people = analysis.participants
     first = f"Chamada de {human_duration(duration)}"
     if people:

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from techne_assets import lexicon
-from techne_assets.core.text_rules import COMMAND_BREAK_WORDS, CLI_PROGRAMS, is_technical_term
+from techne_assets.core.text_rules import CLI_PROGRAMS, COMMAND_BREAK_WORDS, is_technical_term
 from techne_assets.core.writing.offline.analysis import Analysis, Sentence, lemma
 
 # Endings of pt-BR verbs (infinitive, gerund, participle, common tenses), adverbs and adjectives.
@@ -183,13 +183,21 @@ class TitleBook:
         scores: dict[tuple[str, ...], float] = {}
         surfaces: dict[tuple[str, ...], Counter[str]] = {}
         for sentence in sentences:
-            for phrase, content in title_phrases(sentence.prose, analysis.nouns.__contains__, analysis.lang):
+            for phrase, content in title_phrases(
+                sentence.prose, analysis.nouns.__contains__, analysis.lang
+            ):
                 key = tuple(lemma(w, analysis.lang) for w in content)
-                if len(key) < 2 or not top.intersection(key) or any(analysis.is_name(k) for k in key):
+                if (
+                    len(key) < 2
+                    or not top.intersection(key)
+                    or any(analysis.is_name(k) for k in key)
+                ):
                     continue
                 scores[key] = scores.get(key, 0.0) + sum(salience.get(k, 0.0) for k in set(key))
                 surfaces.setdefault(key, Counter())[phrase] += 1
-        ranked = sorted(scores, key=lambda k: (-scores[k], len(k), surfaces[k].most_common(1)[0][0]))
+        ranked = sorted(
+            scores, key=lambda k: (-scores[k], len(k), surfaces[k].most_common(1)[0][0])
+        )
         return [surfaces[k].most_common(1)[0][0] for k in ranked]
 
     def title(
@@ -212,8 +220,14 @@ class TitleBook:
         program = self._program(sentences) if tool else None
         for candidate in candidates:
             text = candidate
-            if program and program.lower() not in {lemma(w, self.analysis.lang) for w in candidate.split()}:
-                text = f"{candidate} com {program}" if self.analysis.lang == "pt" else f"{candidate} ({program})"
+            if program and program.lower() not in {
+                lemma(w, self.analysis.lang) for w in candidate.split()
+            }:
+                text = (
+                    f"{candidate} com {program}"
+                    if self.analysis.lang == "pt"
+                    else f"{candidate} ({program})"
+                )
             text = prefix + text if prefix else capitalized(text)
             if text.casefold() not in self.taken:
                 self.taken.add(text.casefold())

@@ -120,7 +120,9 @@ def build(analysis: Analysis, topic_spans: list[TopicSpan], titles: TitleBook) -
     for span in topic_spans:
         said = analysis.sentences[span.first : span.last + 1]
         title = titles.title(said, span.salience, reach=3)
-        subjects = titles.phrases(said, span.salience, reach=5)[:3] or titles.top_terms(span.salience, 3)
+        subjects = titles.phrases(said, span.salience, reach=5)[:3] or titles.top_terms(
+            span.salience, 3
+        )
         speakers = speakers_of(said)
         description = ""
         if subjects:

@@ -53,7 +53,8 @@ def _merge_unsolved(analysis: Analysis, groups: list[list[Sentence]]) -> list[li
         if merged:
             previous = merged[-1]
             between = [
-                s for s in analysis.sentences[previous[-1].index + 1 : group[0].index]
+                s
+                for s in analysis.sentences[previous[-1].index + 1 : group[0].index]
                 if _is_solution(analysis, s)
             ]
             shared = {x for s in previous for x in s.lemmas} & {x for s in group for x in s.lemmas}
@@ -76,7 +77,9 @@ def build(analysis: Analysis, titles: TitleBook) -> list[Problem]:
         window = [
             s
             for s in analysis.sentences
-            if symptoms[0].start <= s.start < window_end and s.index not in used and not s.is_question
+            if symptoms[0].start <= s.start < window_end
+            and s.index not in used
+            and not s.is_question
         ]
         causes = [s for s in window if s.role == "cause"]
         cause = max(causes, key=lambda s: (len(s.lemmas), -s.index)) if causes else None
@@ -111,7 +114,9 @@ def build(analysis: Analysis, titles: TitleBook) -> list[Problem]:
 def _problem_for(
     analysis: Analysis, s: Sentence, problems: list[tuple[Problem, set[str], list[Sentence]]]
 ) -> int | None:
-    overlap = [sum(analysis.weight(x) for x in set(s.lemmas) & vocabulary) for _, vocabulary, _ in problems]
+    overlap = [
+        sum(analysis.weight(x) for x in set(s.lemmas) & vocabulary) for _, vocabulary, _ in problems
+    ]
     distance = [abs(s.start - p.time_range.end) for p, _, _ in problems]
     near = [
         i
