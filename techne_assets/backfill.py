@@ -23,6 +23,7 @@ from techne_assets.core.inbox import InboxObject, is_video
 from techne_assets.defs.partitions import videos_partitions
 from techne_assets.defs.video_status import (
     busy_partitions,
+    materialized_partitions,
     materialized_with_same_content,
     video_partition,
 )
@@ -51,6 +52,7 @@ def plan_archive(
     still need a run, and the videos skipped with their reason."""
     storage = storage_from_uri(settings.input_uri)
     busy = busy_partitions(instance)
+    materialized = materialized_partitions(instance)
     keys: list[str] = []
     skipped: list[SkippedVideo] = []
     for obj in storage.list_objects(prefix):
@@ -64,7 +66,7 @@ def plan_archive(
         partition_key, _ = video_partition(obj.key, storage.root_uri)
         if partition_key in busy:
             skipped.append(SkippedVideo(key=obj.key, reason=busy[partition_key]))
-        elif materialized_with_same_content(
+        elif partition_key in materialized and materialized_with_same_content(
             instance,
             storage,
             partition_key,

@@ -231,3 +231,23 @@ def test_process_reports_its_own_runs_in_the_state_folder(workdir, demo_call):
     assert record.status == "COMPLETED" and record.document_uris["document.md"] == document
     assert completion["attributes"]["execution_id"] == record.execution_id
     assert tracker.for_video("sem-legenda.mp4")[0].status == "FAILED"
+
+
+def test_captions_far_past_the_video_publish_nothing_and_exit_non_zero(workdir, demo_call):
+    """Captions 90 minutes longer than the 2-minute video: a blocking check stops the run before
+    publication, one failure notice names it, and the command ends with that line."""
+    video = workdir / "inbox" / "longa.mp4"
+    shutil.copy(demo_call[0], video)
+    cues = [
+        f"{minute // 60:02d}:{minute % 60:02d}:00.000 --> {minute // 60:02d}:{minute % 60:02d}:05.000\n"
+        f"<v Ana>Agora rode kubectl get pods no minuto {minute}.\n"
+        for minute in range(0, 92)
+    ]
+    video.with_suffix(".vtt").write_text("WEBVTT\n\n" + "\n".join(cues), encoding="utf-8")
+    result = techne(workdir, "process", str(video))
+    assert_one_line_error(result, "nothing was published", "blocking check", workdir)
+    lines = (workdir / "state" / "notifications.log").read_text(encoding="utf-8").splitlines()
+    (sent,) = (json.loads(line) for line in lines)
+    assert sent["attributes"]["status"] == "FAILED" and "longa.mp4" in sent["subject"]
+    check = result.stderr.split("blocking check ", 1)[1].split()[0]
+    assert check in sent["body"] and check.startswith(("transcript_", "document_"))

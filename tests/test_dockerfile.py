@@ -146,3 +146,32 @@ def test_the_runtime_lock_is_the_subset_of_the_dev_resolution():
     runtime, dev = _pins("requirements.lock"), _pins("requirements-dev.lock")
     assert DEV_ONLY <= set(dev)
     assert {name: version for name, version in runtime.items() if dev.get(name) != version} == {}
+
+
+def _make_target(name: str) -> list[str]:
+    lines = (ROOT / "Makefile").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{name}:"))
+    body = []
+    for line in lines[start + 1:]:
+        if not line.startswith("\t"):
+            break
+        body.append(line.strip())
+    return body
+
+
+def test_make_test_lints_before_pytest_and_the_venv_installs_the_dev_lock():
+    recipe = _make_target("test")
+    lint = next(i for i, line in enumerate(recipe) if "ruff check" in line)
+    pytest_run = next(i for i, line in enumerate(recipe) if "-m pytest" in line)
+    assert lint < pytest_run and "Linting OK" in recipe[lint]
+    venv = _make_target("$(VENV)/.installed")
+    assert any("-r requirements-dev.lock" in line for line in venv)
+    assert not any("-r requirements.lock" in line for line in venv)
+
+
+def test_make_lock_writes_the_runtime_lock_under_the_dev_resolution():
+    recipe = " ".join(_make_target("lock"))
+    dev = recipe.index("> requirements-dev.lock")
+    runtime = recipe.index("-c requirements-dev.lock '.[postgres]'")
+    assert dev < runtime < recipe.index("> requirements.lock")
+    assert "'.[dev,postgres,whisper]'" in recipe

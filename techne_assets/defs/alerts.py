@@ -11,6 +11,7 @@ import json
 import dagster as dg
 
 from techne_assets.adapters.reporting import report_check_failed
+from techne_assets.core.partition_keys import reference_for
 from techne_assets.defs.resources import NotifierResource, TrackingResource
 from techne_assets.defs.run_report import LAUNCHED_BY_TAG, PARTITION_TAG, VIDEO_KEY_TAG, report_run
 
@@ -106,7 +107,7 @@ def check_failed_sensor(context: dg.SensorEvaluationContext, notifier: NotifierR
             report_check_failed(
                 notifier.get(),
                 execution_id=record.run_id,
-                video_key=run.tags.get(VIDEO_KEY_TAG, partition_key),
+                video_key=run.tags.get(VIDEO_KEY_TAG) or reference_for(partition_key) or partition_key,
                 check_name=check_key.name,
                 asset=check_key.asset_key.to_user_string(),
                 severity=evaluation.severity.value,

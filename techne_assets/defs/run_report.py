@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from techne_assets.adapters.reporting import report_completed, report_failed
 from techne_assets.adapters.tracking import RunRecord, RunStatus
+from techne_assets.core.partition_keys import reference_for
 from techne_assets.defs.errors import describe_step_failure
 from techne_assets.defs.resources import NotifierResource, TrackingResource
 
@@ -132,7 +133,8 @@ def build_record(
     published = _materialization_metadata(instance, run.run_id, "published_document")
     return RunRecord(
         execution_id=run.run_id,
-        video_key=run.tags.get(VIDEO_KEY_TAG) or partition_key,
+        # Backfill runs carry no per-run tag: their partition key names the video itself.
+        video_key=run.tags.get(VIDEO_KEY_TAG) or reference_for(partition_key) or partition_key,
         partition_key=partition_key,
         status=status,
         started_at=_iso(started),

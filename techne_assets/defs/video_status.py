@@ -27,6 +27,12 @@ def video_partition(key: str, input_root_uri: str) -> tuple[str, str]:
     return partition_key_for(reference), reference
 
 
+def materialized_partitions(instance: dg.DagsterInstance) -> set[str]:
+    """Partitions of `video` materialized at least once: one query, so a listing of the whole
+    archive asks about contents only for these."""
+    return instance.get_materialized_partitions(dg.AssetKey("video"))
+
+
 def materialized_with_same_content(
     instance: dg.DagsterInstance,
     storage: Storage,
