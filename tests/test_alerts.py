@@ -11,10 +11,15 @@ import pytest
 from techne_assets.adapters.demo import record_demo
 from techne_assets.adapters.tracking import RunStatus, SqliteTracker
 from techne_assets.core.observability import METRICS_NAMESPACE
+from techne_assets.core.writing.base import CallUsage
 from techne_assets.definitions import defs as load_defs
 from techne_assets.defs.alerts import check_failed_sensor, run_completed_sensor, run_failed_sensor
-from techne_assets.core.writing.base import CallUsage
-from techne_assets.defs.resources import NotifierResource, TrackingResource, WriterResource, build_resources
+from techne_assets.defs.resources import (
+    NotifierResource,
+    TrackingResource,
+    WriterResource,
+    build_resources,
+)
 from techne_assets.settings import Settings
 
 
@@ -223,3 +228,22 @@ def test_a_failed_run_reports_every_call_it_paid_and_its_own_duration(settings, 
     assert "the model connection dropped after two calls" in record.error
     (sent,) = notifications(settings)
     assert "US$ 0.50" in sent["body"] or "0,50" in sent["body"] or "0.50" in sent["body"]
+
+
+def test_a_backfill_run_without_the_video_tag_names_the_video_not_a_slug(settings):
+    """Backfill runs carry no per-run `techne/video_key` tag; the notice still names the file."""
+    from techne_assets.core.partition_keys import partition_key_for
+
+    key = "2023/Configuração [parte 1].mp4"
+    (Path(settings.input_uri) / "2023").mkdir()
+    (Path(settings.input_uri) / key).write_text("não é vídeo", encoding="utf-8")
+    partition_key = partition_key_for(key)
+    assert partition_key != key
+    with dg.instance_for_test() as instance:
+        result = run_graph(instance, settings, partition_key)
+        assert not result.success and "techne/video_key" not in result.dagster_run.tags
+        report_failure(instance, settings, result)
+    (sent,) = notifications(settings)
+    assert "Configuração [parte 1].mp4" in sent["subject"]
+    record = SqliteTracker(Path(settings.state_dir) / "tracking.sqlite3").get(result.run_id)
+    assert record.video_key == key

@@ -3,8 +3,10 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -251,3 +253,43 @@ def test_captions_far_past_the_video_publish_nothing_and_exit_non_zero(workdir, 
     assert sent["attributes"]["status"] == "FAILED" and "longa.mp4" in sent["subject"]
     check = result.stderr.split("blocking check ", 1)[1].split()[0]
     assert check in sent["body"] and check.startswith(("transcript_", "document_"))
+
+
+def test_sigterm_during_a_quota_wait_ends_the_run_at_once_tracked_failed(workdir, demo_call):
+    """The shared breaker is open (another run exhausted the quota): the draft step waits 300 s;
+    SIGTERM ends `techne process` at once, and the run is tracked FAILED with its reason."""
+    from techne_assets.adapters.bedrock_limiter import CircuitBreaker
+    from techne_assets.adapters.bedrock_state import SqliteStateStore
+    from techne_assets.adapters.tracking import SqliteTracker
+    from techne_assets.settings import DEFAULT_MODEL_ID
+
+    breaker = CircuitBreaker(SqliteStateStore(workdir / "state" / "bedrock_state.sqlite3"), DEFAULT_MODEL_ID)
+    for _ in range(5):
+        breaker.before_call()
+        breaker.record_failure()
+    video = workdir / "inbox" / "aula.mp4"
+    shutil.copy(demo_call[0], video)
+    shutil.copy(demo_call[1], video.with_suffix(".vtt"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TECHNE_", "AWS_"))}
+    env.update(
+        DAGSTER_HOME=str(workdir / "dagster_home"), TECHNE_INPUT_URI=str(workdir / "inbox"),
+        TECHNE_OUTPUT_URI=str(workdir / "output"), TECHNE_STORE_URI=str(workdir / "store"),
+        TECHNE_STATE_DIR=str(workdir / "state"), TECHNE_WRITER="bedrock", AWS_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+    )
+    process = subprocess.Popen([sys.executable, "-m", "techne_assets.cli", "process", str(video)],
+                               cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_line = process.stderr.readline()  # the first line is the wait's
+        assert wait_line.startswith("techne: cota do Bedrock esgotada (circuito aberto): nova tentativa em ")
+        assert wait_line.rstrip().endswith(", 1/3")
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert time.monotonic() - signalled < 30  # not the 300 s wait
+    assert process.returncode != 0
+    assert "Retrying" not in rest and "Traceback" not in rest
+    (record,) = SqliteTracker(workdir / "state" / "tracking.sqlite3").for_video("aula.mp4")
+    assert record.status == "FAILED" and "interrupted" in record.error.lower()

@@ -16,6 +16,7 @@ import shutil
 import signal
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from browser import HeadlessChromium
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.e2e
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-ASSETS = ("video", "transcript", "draft", "document")
+ASSETS = ("video", "transcript", "draft", "document", "published_document")
 # Every asset's inputs: the lineage the UI must draw, one edge per dependency.
 LINEAGE_EDGES = {
     ("video", "transcript"),
@@ -40,6 +41,7 @@ LINEAGE_EDGES = {
     ("video", "document"),
     ("transcript", "document"),
     ("draft", "document"),
+    ("document", "published_document"),
 }
 LOCATION = "techne_assets"
 PARTITION_TAG = "dagster/partition"
@@ -216,7 +218,12 @@ def test_dropped_video_materializes_the_four_assets_checks_pass_and_notifies(
 
     checks = _check_names(dagster_dev)
     assert set(checks) == set(ASSETS)
-    assert len(checks["transcript"]) == 3 and len(checks["document"]) == 5, checks
+    from techne_assets.definitions import defs as load_defs
+
+    defined: dict[str, list[str]] = {asset: [] for asset in ASSETS}
+    for check_key in load_defs().resolve_asset_graph().asset_check_keys:
+        defined[check_key.asset_key.path[-1]].append(check_key.name)
+    assert checks == {asset: sorted(names) for asset, names in defined.items()}, checks
     for asset, names in checks.items():
         for name in names:
             executions = _check_executions(dagster_dev, asset, name, partition)
@@ -397,13 +404,20 @@ def test_killed_run_is_retried_from_failure_without_transcribing_again(
     # The tracking records and notifications tell the story: the killed run FAILED, its retry
     # (attempt 2, naming its parent) COMPLETED.
     tracker = SqliteTracker(inbox.state / "tracking.sqlite3")
+    # The record appears when the run-status sensor first sees the retry.
+    not_yet_recorded = SimpleNamespace(status=None)
     dagster_dev.wait_until(
-        lambda: tracker.get(retry["runId"]).status == RunStatus.COMPLETED,
+        lambda: (tracker.get(retry["runId"]) or not_yet_recorded).status == RunStatus.COMPLETED,
         timeout=120, what="the run-status sensor to mark the retry COMPLETED", interval=2,
     )
     killed, retried = tracker.get(run_id), tracker.get(retry["runId"])
     assert killed.status == RunStatus.FAILED
     assert (retried.parent_execution_id, retried.attempt) == (run_id, 2)
+    # Durations are the runs' own, not the sensor's polling lag.
+    with _instance(dagster_dev) as reader:
+        retry_record = reader.get_run_record_by_id(retry["runId"])
+    assert retried.duration_seconds == pytest.approx(
+        retry_record.end_time - retry_record.start_time, abs=0.05)
     statuses = {(n["attributes"]["execution_id"], n["attributes"]["status"]) for n in _notifications(inbox.state)}
     assert {(run_id, "FAILED"), (retry["runId"], "COMPLETED")} <= statuses
 

@@ -18,7 +18,7 @@ SPEECH = "Open the terminal and restart the server. Then check the error log and
 
 
 def test_a_dropped_video_without_captions_becomes_a_document(tmp_path):
-    folders = {name: tmp_path / name for name in ("inbox", "output", "work", "state", "home", "cwd")}
+    folders = {name: tmp_path / name for name in ("inbox", "output", "store", "scratch", "state", "home", "cwd")}
     for folder in folders.values():
         folder.mkdir()
     (folders["home"] / "dagster.yaml").write_text(instance_config(PROJECT_ROOT), encoding="utf-8")
@@ -28,7 +28,8 @@ def test_a_dropped_video_without_captions_becomes_a_document(tmp_path):
         "TECHNE_PROFILE": "local",
         "TECHNE_INPUT_URI": str(folders["inbox"]),
         "TECHNE_OUTPUT_URI": str(folders["output"]),
-        "TECHNE_STORE_URI": str(folders["work"]),
+        "TECHNE_STORE_URI": str(folders["store"]),
+        "TECHNE_SCRATCH_URI": str(folders["scratch"]),
         "TECHNE_STATE_DIR": str(folders["state"]),
         "TECHNE_UI_BASE_URL": f"http://127.0.0.1:{port}",
         "TECHNE_WHISPER_MODEL": str(get_model_path()),

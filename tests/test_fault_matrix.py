@@ -96,8 +96,11 @@ FAULTS: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "Ctrl-C or SIGTERM during a quota wait": (
-        "the wait ends at once; the waiting call holds no quota",
-        ["tests/test_bedrock_limiter.py::test_ctrl_c_during_a_quota_wait_ends_it_at_once_and_holds_no_quota"],
+        "the wait ends at once, the run is tracked FAILED with its reason; the waiting call holds no quota",
+        [
+            "tests/test_cli.py::test_sigterm_during_a_quota_wait_ends_the_run_at_once_tracked_failed",
+            "tests/test_bedrock_limiter.py::test_ctrl_c_during_a_quota_wait_ends_it_at_once_and_holds_no_quota",
+        ],
     ),
     "Sensor state lost or torn": (
         "the seen set is rebuilt; the run keys and the materialization check keep done videos done",

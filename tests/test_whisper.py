@@ -75,7 +75,7 @@ def silent_video(tmp_path_factory) -> Path:
 def test_known_words_come_back_in_order_with_monotonic_times(speech_video, tmp_path):
     lines: list[str] = []
     transcriber = WhisperTranscriber(
-        storage_from_uri(str(tmp_path / "work")), tiny_options(), progress=lines.append
+        storage_from_uri(str(tmp_path / "store")), tiny_options(), progress=lines.append
     )
     info = video_info(speech_video)
     transcript = transcriber.transcribe(info, str(speech_video), job_key="k")
@@ -102,23 +102,23 @@ def test_known_words_come_back_in_order_with_monotonic_times(speech_video, tmp_p
 
 
 def test_the_stored_result_is_reused_for_the_same_audio_and_model(speech_video, tmp_path):
-    work = storage_from_uri(str(tmp_path / "work"))
+    store = storage_from_uri(str(tmp_path / "store"))
     info = video_info(speech_video)
-    first = WhisperTranscriber(work, tiny_options()).transcribe(info, str(speech_video), job_key="k")
-    assert len(list(work.list_objects(prefix=f"{CACHE_PREFIX}/"))) == 1
+    first = WhisperTranscriber(store, tiny_options()).transcribe(info, str(speech_video), job_key="k")
+    assert len(list(store.list_objects(prefix=f"{CACHE_PREFIX}/"))) == 1
 
     lines: list[str] = []
-    again = WhisperTranscriber(work, tiny_options(), progress=lines.append)
+    again = WhisperTranscriber(store, tiny_options(), progress=lines.append)
     assert again.transcribe(info, str(speech_video), job_key="other") == first
     assert len(lines) == 1 and lines[0].startswith("whisper: reusing the stored result")
 
     # Another option that shapes the result is another entry, produced by the model again.
     lines.clear()
-    WhisperTranscriber(work, tiny_options(beam_size=1), progress=lines.append).transcribe(
+    WhisperTranscriber(store, tiny_options(beam_size=1), progress=lines.append).transcribe(
         info, str(speech_video), job_key="k"
     )
     assert lines[0].startswith("whisper: transcribing")
-    assert len(list(work.list_objects(prefix=f"{CACHE_PREFIX}/"))) == 2
+    assert len(list(store.list_objects(prefix=f"{CACHE_PREFIX}/"))) == 2
 
 
 def test_progress_is_a_share_of_the_audio_reported_at_most_every_30_seconds():
@@ -137,7 +137,7 @@ def test_progress_of_a_real_transcription_grows_to_the_end(speech_video, tmp_pat
     lines: list[str] = []
     slow_clock = itertools.count(step=31.0)
     transcriber = WhisperTranscriber(
-        storage_from_uri(str(tmp_path / "work")), tiny_options(), progress=lines.append,
+        storage_from_uri(str(tmp_path / "store")), tiny_options(), progress=lines.append,
         clock=lambda: next(slow_clock),
     )
     transcriber.transcribe(video_info(speech_video), str(speech_video), job_key="k")
@@ -146,7 +146,7 @@ def test_progress_of_a_real_transcription_grows_to_the_end(speech_video, tmp_pat
 
 
 def test_silence_gives_zero_segments(silent_video, tmp_path):
-    transcriber = WhisperTranscriber(storage_from_uri(str(tmp_path / "work")), tiny_options())
+    transcriber = WhisperTranscriber(storage_from_uri(str(tmp_path / "store")), tiny_options())
     transcript = transcriber.transcribe(video_info(silent_video), str(silent_video), job_key="k")
     assert transcript.segments == [] and transcript.metadata["words"] == []
 
@@ -156,6 +156,7 @@ def local_settings(tmp_path: Path, **changes) -> Settings:
         input_uri=str(tmp_path / "inbox"),
         output_uri=str(tmp_path / "output"),
         store_uri=str(tmp_path / "store"),
+        scratch_uri=str(tmp_path / "scratch"),
         state_dir=str(tmp_path / "state"),
         whisper_model=str(MODEL),
         whisper_threads=2,
@@ -198,6 +199,7 @@ def techne(workdir: Path, *args: str, **settings: str) -> subprocess.CompletedPr
         TECHNE_INPUT_URI=str(workdir / "inbox"),
         TECHNE_OUTPUT_URI=str(workdir / "output"),
         TECHNE_STORE_URI=str(workdir / "store"),
+        TECHNE_SCRATCH_URI=str(workdir / "scratch"),
         TECHNE_STATE_DIR=str(workdir / "state"),
         TECHNE_WHISPER_THREADS="2",
         TECHNE_WHISPER_LANGUAGE="en",
@@ -255,7 +257,7 @@ def test_auto_prefers_the_captions_beside_the_video(speech_video, tmp_path):
     video.with_suffix(".vtt").write_text("WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nOlá a todos\n")
     # A fallback that cannot run: choosing it would raise.
     unusable = WhisperTranscriber(
-        storage_from_uri(str(tmp_path / "work")), tiny_options(model=str(tmp_path / "none"))
+        storage_from_uri(str(tmp_path / "store")), tiny_options(model=str(tmp_path / "none"))
     )
     transcriber = AutoTranscriber(CaptionTranscriber(storage_from_uri(str(inbox))), unusable)
     assert transcriber.transcribe(video_info(video), str(video), job_key="k").text == "Olá a todos"
@@ -286,15 +288,15 @@ def test_configuration_errors_name_the_setting_and_the_reason(
             pytest.skip("this machine has a CUDA device")
     path_or_name = model if model in {"small", str(MODEL)} else str(tmp_path / model)
     options = tiny_options(model=path_or_name, cache_dir=str(tmp_path / "cache"), **changes)
-    work = storage_from_uri(str(tmp_path / "work"))
+    store = storage_from_uri(str(tmp_path / "store"))
     with pytest.raises(SpeechModelError) as raised:
-        WhisperTranscriber(work, options).transcribe(
+        WhisperTranscriber(store, options).transcribe(
             video_info(speech_video), str(speech_video), job_key="k"
         )
     line = raised.value.one_line()
     assert "\n" not in line and reason in line.lower(), line
     assert raised.value.source.startswith("TECHNE_WHISPER_")
-    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").rglob("*.json"))
+    assert not (tmp_path / "store").exists() or not any((tmp_path / "store").rglob("*.json"))
 
 
 def test_running_out_of_memory_is_one_clear_line(tmp_path):
@@ -308,7 +310,7 @@ def test_running_out_of_memory_is_one_clear_line(tmp_path):
         from techne_assets.adapters.storage import storage_from_uri
         from techne_assets.adapters.whisper import SpeechModelError, WhisperOptions, WhisperTranscriber
         options = WhisperOptions(model={str(MODEL)!r}, device="cpu", threads=1, language="en")
-        transcriber = WhisperTranscriber(storage_from_uri({str(tmp_path / "work")!r}), options)
+        transcriber = WhisperTranscriber(storage_from_uri({str(tmp_path / "store")!r}), options)
         in_use = psutil.Process().memory_info().vms
         resource.setrlimit(resource.RLIMIT_AS, (in_use + 20 * 2**20, resource.RLIM_INFINITY))
         try:

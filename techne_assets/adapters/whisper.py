@@ -4,8 +4,8 @@ The input is the audio track ffmpeg extracts (mono 16 kHz FLAC), never the video
 decodes that file into memory as float32 samples (~230 MB per hour of audio). The voice-activity
 filter is on by default, so silence yields no segments instead of invented text.
 
-The raw result is cached in the work storage under the audio's content hash and a digest of the
-model and the options that shape the result, so re-materializing the transcript of the same
+The raw result is cached in the durable asset store under the audio's content hash and a digest of
+the model and the options that shape the result, so re-materializing the transcript of the same
 audio with the same model reads the cache instead of running the model again.
 
 faster-whisper is an optional extra (`whisper`); it is imported only when a model is used.
@@ -128,14 +128,14 @@ class WhisperTranscriber:
 
     def __init__(
         self,
-        work_storage: Storage,
+        result_store: Storage,
         options: WhisperOptions,
         *,
         progress: ProgressReport | None = None,
         scratch_dir: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
-        self.work_storage = work_storage
+        self.result_store = result_store
         self.options = options
         self._progress = progress or (lambda _message: None)
         self.scratch_dir = scratch_dir
@@ -153,12 +153,12 @@ class WhisperTranscriber:
             cache_key = (
                 f"{CACHE_PREFIX}/{_file_sha256(audio)[:32]}-{self._result_digest(model)}.json"
             )
-            if self.work_storage.exists(cache_key):
+            if self.result_store.exists(cache_key):
                 self._progress(f"whisper: reusing the stored result for {video.key} ({cache_key})")
-                cached = Recognition.model_validate_json(self.work_storage.read_bytes(cache_key))
+                cached = Recognition.model_validate_json(self.result_store.read_bytes(cache_key))
                 return cached.to_transcript()
             recognition = self.recognize(audio, label=video.key)
-        self.work_storage.write_bytes(
+        self.result_store.write_bytes(
             cache_key, recognition.model_dump_json().encode(), "application/json"
         )
         return recognition.to_transcript()

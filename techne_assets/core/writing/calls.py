@@ -161,17 +161,19 @@ class ModelCalls:
         return reply
 
     def structured(
-        self, stage: str, prompt: str, tool: ToolSpec, output: type[Structured], max_tokens: int
+        self, stage: str, prompt: str, tool: ToolSpec, output: type[Structured], max_tokens: int,
+        *, completed: Callable[[object], object] = lambda tool_input: tool_input,
     ) -> Structured:
-        """A tool-forced call validated as `output`; one repair call when the answer is invalid."""
+        """A tool-forced call validated as `output`; one repair call when the answer is invalid.
+        `completed` fills in, before validation, what the answer names by id (sources.py)."""
         reply = self.converse(stage, prompt, tool, max_tokens)
         try:
-            return output.model_validate(prompts.restore_data_text(reply.tool_input))
+            return output.model_validate(completed(prompts.restore_data_text(reply.tool_input)))
         except ValidationError as invalid:
             repair = prompts.repair_prompt(prompt, str(invalid), reply.tool_input)
         repaired = self.converse(f"{stage}:repair", repair, tool, max_tokens)
         try:
-            return output.model_validate(prompts.restore_data_text(repaired.tool_input))
+            return output.model_validate(completed(prompts.restore_data_text(repaired.tool_input)))
         except ValidationError as still_invalid:
             raise self.fail(
                 stage,

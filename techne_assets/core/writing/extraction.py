@@ -270,10 +270,20 @@ class ChunkExtraction(BaseModel):
 # ---- stage "merge": the outline -----------------------------------------------------------
 
 
+def _title_and_sources_required(schema: dict[str, Any]) -> None:
+    # The time range and evidence of an entry are those of the notes it joins (sources.py).
+    schema["required"] = ["title", "sources"]
+
+
 class OutlineEntry(Spanned):
+    model_config = ConfigDict(json_schema_extra=_title_and_sources_required)
+
     id: SkipJsonSchema[str] = ""
     title: str
-    notes: list[str] = Field(default_factory=list, description="o que a seção deve cobrir")
+    sources: list[str] = Field(
+        default_factory=list, description="ids das notas de <extracoes> que este item junta (ex.: N3, N17)"
+    )
+    notes: list[str] = Field(default_factory=list, description="o que a seção deve cobrir, só se não está nas notas")
 
 
 # Outline lists the merge call writes, and the id prefix each entry gets once validated.

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from techne_assets.core.document import (
@@ -44,20 +44,44 @@ from techne_assets.core.writing.extraction import (
 )
 
 OUTLINE_ID = Field(description="o id do item do roteiro que este item cobre (ex.: T3)")
+SOURCE = Field(
+    default=None,
+    description="id de uma nota de <extracoes> (ex.: N12.s3) que este item reaproveita; "
+    "com ele, escreva só os campos que mudam",
+)
+
+
+def _only_required(*names: str):
+    """A schema hook: of the fields, only `names` are required of the model; what an item
+    reuses by id (sources.py) is filled in before validation, which still requires it."""
+
+    def hook(schema: dict) -> None:
+        schema["required"] = [name for name in schema.get("required", []) if name in names]
+
+    return hook
 
 
 class Covers(BaseModel):
     outline_id: str = OUTLINE_ID
 
 
+class WrittenText(EvidencedText):
+    model_config = ConfigDict(json_schema_extra=_only_required())
+
+    source: str | None = SOURCE
+
+
 class WrittenTopic(Spanned, Covers):
     title: str
     description: str
-    key_points: list[EvidencedText] = Field(default_factory=list)
-    decisions: list[EvidencedText] = Field(default_factory=list)
+    key_points: list[WrittenText] = Field(default_factory=list)
+    decisions: list[WrittenText] = Field(default_factory=list)
 
 
 class WrittenStep(ExtractedStep):
+    model_config = ConfigDict(json_schema_extra=_only_required())
+
+    source: str | None = SOURCE
     # Set by the writer after the model answers, never asked of the model.
     caution: SkipJsonSchema[str | None] = None
     note: SkipJsonSchema[str | None] = None
@@ -68,16 +92,21 @@ class WrittenProcedure(Spanned, Covers):
     objective: str
     prerequisites: list[str] = Field(default_factory=list)
     steps: list[WrittenStep] = Field(default_factory=list)
-    warnings: list[EvidencedText] = Field(
+    warnings: list[WrittenText] = Field(
         default_factory=list, description="avisos e proibições (\"nunca rode…\"): nunca passos"
     )
 
 
 class WrittenProblem(ExtractedProblem, Covers):
-    pass
+    model_config = ConfigDict(json_schema_extra=_only_required("outline_id"))
+
+    source: str | None = SOURCE
 
 
+# A listed entry (Q…, A…, R…, G…) that is kept as extracted is answered by its outline_id alone.
 class WrittenQuestion(ExtractedQuestion, Covers):
+    model_config = ConfigDict(json_schema_extra=_only_required("outline_id"))
+
     review: bool = Field(
         default=False,
         description="true para uma pergunta para revisão escrita a partir do que foi ensinado",
@@ -85,15 +114,15 @@ class WrittenQuestion(ExtractedQuestion, Covers):
 
 
 class WrittenActionItem(ExtractedActionItem, Covers):
-    pass
+    model_config = ConfigDict(json_schema_extra=_only_required("outline_id"))
 
 
 class WrittenReference(ExtractedReference, Covers):
-    pass
+    model_config = ConfigDict(json_schema_extra=_only_required("outline_id"))
 
 
 class WrittenTerm(ExtractedTerm, Covers):
-    pass
+    model_config = ConfigDict(json_schema_extra=_only_required("outline_id"))
 
 
 class DroppedEntry(BaseModel):

@@ -119,22 +119,18 @@ def listed_entries(extractions: list[ChunkExtraction]) -> dict[str, list[dict[st
     return listed
 
 
-# What the merge needs of each extracted item to deduplicate and order it.
-MERGE_FIELDS = ("title", "start", "end", "summary", "objective", "root_cause", "evidence")
+# What the merge needs of each note to deduplicate and order it (it answers with note ids).
+MERGE_FIELDS = ("id", "trecho", "title", "start", "end", "summary", "objective", "root_cause")
+MERGED_NOTE_KINDS = ("topics", "procedures", "problems")
 
 
-def merge_view(chunk_notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The extractions as the merge sees them: only the kinds it merges, only what it needs
-    (their details reach the section groups directly)."""
+def merge_view(notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The notes the merge joins, with only what it needs (their details reach the section
+    groups directly)."""
     return [
-        {
-            "trecho": note["chunk"],
-            **{
-                kind: [{k: item[k] for k in MERGE_FIELDS if item.get(k)} for item in note[kind]]
-                for kind in ("topics", "procedures", "problems")
-            },
-        }
-        for note in chunk_notes
+        {"tipo": note["tipo"], **{k: note[k] for k in MERGE_FIELDS if note.get(k)}}
+        for note in notes
+        if note["tipo"] in MERGED_NOTE_KINDS
     ]
 
 
@@ -167,7 +163,7 @@ def group_requests(
     kinds: tuple[str, ...],
     outline: Outline,
     listed: dict[str, list[dict[str, Any]]],
-    extractions: list[ChunkExtraction],
+    notes: list[dict[str, Any]],
     transcript: Transcript,
     parts: int,
 ) -> list[GroupRequest]:
@@ -178,12 +174,7 @@ def group_requests(
             entries += [(kind, entry) for entry in listed[kind]]
         else:
             entries += [(kind, entry.model_dump(mode="json")) for entry in getattr(outline, kind)]
-    notes_all = [
-        {"tipo": kind, **item.model_dump(mode="json")}
-        for extraction in extractions
-        for kind in GROUP_NOTES[group]
-        for item in getattr(extraction, kind)
-    ]
+    notes_all = [note for note in notes if note["tipo"] in GROUP_NOTES[group]]
     size = -(-len(entries) // parts) if entries else 0
     requests = []
     for part in range(parts):
