@@ -107,6 +107,9 @@ def run_phase(transcript: Transcript, shape: str) -> PhaseRun:
         )
         wall = (time.perf_counter() - started) / TIME_SCALE
         calls = sorted(simulator.calls, key=lambda call: call.admitted_at)
+        import os
+        if os.environ.get('PROBE'):
+            for c in calls: print(c.tool_name, c.reserved_tokens, round((c.admitted_at-calls[0].admitted_at)/TIME_SCALE), round((c.completed_at-calls[0].admitted_at)/TIME_SCALE), c.output_tokens)
         throttles = len(simulator.throttles)
     extractions = [c for c in calls if c.tool_name == EXTRACTION_TOOL]
     return PhaseRun(

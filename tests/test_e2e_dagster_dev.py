@@ -246,7 +246,9 @@ def test_dropped_video_materializes_the_four_assets_checks_pass_and_notifies(
     (notification,) = dagster_dev.wait_until(
         completed_notifications, timeout=90, what="the COMPLETED notification", interval=2
     )
-    assert document.as_uri() in notification["body"] or str(document) in notification["body"]
+    # "Document ready" links the published document.md (sent only after publication).
+    published_md = next(line for line in notification["body"].splitlines() if "document.md" in line)
+    assert str(inbox.output) in published_md
     assert f"{dagster_dev.url}/runs/{run['runId']}" in notification["body"]
 
 

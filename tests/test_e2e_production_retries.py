@@ -28,7 +28,9 @@ def production_retry_config() -> str:
     local = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text(encoding="utf-8"))
     production = yaml.safe_load((PROJECT_ROOT / "infra" / "dagster" / "dagster.yaml").read_text(encoding="utf-8"))
     local["run_retries"] = production["run_retries"]
-    local["run_monitoring"] = {**production["run_monitoring"], "poll_interval_seconds": 5}
+    # The local launcher cannot resume a run (ECS can): a dead run worker fails the run instead.
+    local["run_monitoring"] = {**production["run_monitoring"], "poll_interval_seconds": 5,
+                               "max_resume_run_attempts": 0}
     return yaml.safe_dump(local, sort_keys=False)
 
 
@@ -69,6 +71,7 @@ def test_a_corrupt_video_under_production_retry_settings_is_one_run_and_one_noti
             return [json.loads(line) for line in lines] or None
 
         notices = dev.wait_until(failure_notices, timeout=90, what="the failure notice", interval=2)
+    assert len(notices) == 1, [(n["subject"], n["body"]) for n in notices]
     (notice,) = notices
     assert notice["attributes"]["status"] == "FAILED" and "quebrado.mp4" in notice["subject"]
     assert "corrupt" in notice["body"] or "not a video" in notice["body"]

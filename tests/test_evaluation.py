@@ -650,3 +650,13 @@ def test_the_offline_writer_has_no_trainer_defects_on_the_dev_set(offline_dev_ro
         assert row.defects == DocumentDefects(), (row.call, row.defects)
         assert row.grounding_precision == 1.0, (row.call, row.unsupported_spans)
         assert row.timestamps_valid
+
+
+def test_a_past_passive_and_a_former_owner_are_not_commitments():
+    items = [
+        ActionItem(text="Ele foi desativado, o responsável era o Pedro.", owner="Pedro"),
+        ActionItem(text="O cron estava configurado de hora em hora."),
+        ActionItem(text="O Pedro vai ser avisado do novo cron amanhã.", owner="Pedro"),
+    ]
+    row = row_for(full_document(action_items=items), gold([point("p", "runbook")]))
+    assert row.defects.non_commitment_actions == [items[0].text, items[1].text]

@@ -83,9 +83,12 @@ FAULTS: dict[str, tuple[str, list[str]]] = {
             "tests/test_s3_events.py::test_the_sqs_sensor_requests_the_valid_videos_of_a_mixed_batch",
         ],
     ),
-    "Corrupt video (local settings)": (
-        "one line naming the file, exit non-zero, nothing written",
-        ["tests/test_cli.py::test_corrupt_video"],
+    "Corrupt video, under local and production retry settings": (
+        "one line naming the file, exit non-zero, nothing written; one run and one notice, never retried",
+        [
+            "tests/test_cli.py::test_corrupt_video",
+            "tests/test_e2e_production_retries.py::test_a_corrupt_video_under_production_retry_settings_is_one_run_and_one_notice",
+        ],
     ),
     "Old-mtime copy into the inbox (cp -p, rsync -t, mv)": (
         "seen keys are tracked by ETag (size + mtime locally), not a high-water mark: it runs once",

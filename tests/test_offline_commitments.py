@@ -92,3 +92,45 @@ def test_the_speaker_taking_a_task_on_now_is_a_commitment_and_a_present_fact_is_
         ]
     )
     assert [i.owner for i in items] == ["Jéssica", "Wellington"]
+
+
+def test_a_past_action_with_its_former_owner_is_not_an_action_item():
+    items = _items(
+        [
+            ("Rafael", "E o usuário de serviço antigo?"),
+            ("Marina", "Ele foi desativado na semana passada, o responsável era o Pedro."),
+            ("Rafael", "O cron estava configurado para rodar de hora em hora."),
+            ("Marina", "Eu reviso as permissões do usuário novo até sexta."),
+        ]
+    )
+    assert [(i.owner, i.deadline) for i in items] == [("Marina", "até sexta")]
+
+
+def test_the_writer_and_the_evaluation_read_commitments_by_the_same_rule():
+    from techne_assets.core.document_defects import non_commitment_actions
+
+    document = document_of(
+        [
+            ("Ana", "Bom dia, pessoal, tudo certo?"),
+            (
+                "Bruno",
+                "Próximos passos: o Bruno foi promovido na semana passada; a Ana atualiza "
+                "o runbook até quinta.",
+            ),
+            ("Carla", "Eu já mandei o relatório de ontem para o time."),
+            ("Ana", "Fechado, eu coloco o link no chamado."),
+        ]
+    )
+    assert [i.owner for i in document.action_items] == ["Ana", "Ana"]
+    assert non_commitment_actions(document) == []
+
+
+def test_a_short_preterite_or_an_imperfect_is_read_as_past():
+    items = _items(
+        [
+            ("Diego", "Eu abri o chamado com o suporte do banco."),
+            ("Diego", "A Carla revisava os limites da conta toda segunda."),
+            ("Ana", "Eu copio o link da documentação no chamado."),
+        ]
+    )
+    assert [i.text for i in items] == ["Eu copio o link da documentação no chamado."]

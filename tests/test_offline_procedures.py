@@ -38,3 +38,17 @@ def test_a_contingency_and_a_lone_screen_action_do_not_make_a_procedure():
         ]
     ).procedures
     assert procedures == []
+
+
+def test_a_first_person_task_said_during_a_procedure_is_an_action_item_not_a_step():
+    document = document_of(
+        [
+            ("Marina", "Primeiro rode `systemctl status nginx` no servidor."),
+            ("Marina", "Depois rode `journalctl -u nginx -n 50` para ver o erro."),
+            ("Marina", "Aí rode `nginx -t` para validar a configuração."),
+            ("Marina", "Depois rode `nginx -s reload`, eu coloco o link no chamado."),
+        ]
+    )
+    steps = [s.text for p in document.procedures for s in p.steps]
+    assert steps and not any("chamado" in s for s in steps)
+    assert [i.owner for i in document.action_items] == ["Marina"]

@@ -14,15 +14,12 @@ document format, not about any call:
   passes;
 - Q&A pairs with the same speaker on both sides (known only when the writer names both);
 - action items that are not commitments: greetings, thanks or audio checks with nothing else
-  in them, and reports of the past (a past-time word such as "ontem" or "já", or a past-tense
-  verb among the item's first words, regular or listed in `irregular_past.txt`) that carry
-  no deadline ("na quinta-feira passada" is a date, not a deadline);
+  in them, and reports of the past that carry no deadline, by the rule of
+  `core.commitment_rules`, which the offline writer applies before it emits an item;
 - steps that are warnings, by the shared `classify_instruction` rule.
 
 Cue phrases are data (`lexicon/<language>/call_mention.txt`, `defining_verbs.txt`,
-`greeting.txt`, `audio_check.txt`, `past_time.txt`, `deadline.txt`, `stopwords.txt`). Tense is
-read from simplemma's lemma (a past form whose lemma is an infinitive), since no library tags
-pt-BR verb tense offline; the endings checked are the regular preterite ones.
+`stopwords.txt`).
 """
 
 from __future__ import annotations
@@ -35,6 +32,7 @@ from functools import cache
 from pydantic import BaseModel, Field
 
 from techne_assets import lexicon
+from techne_assets.core.commitment_rules import is_commitment_text
 from techne_assets.core.document import ActionItem, Document, GlossaryTerm
 from techne_assets.core.instruction_types import classify_instruction
 
@@ -45,16 +43,6 @@ _MARKDOWN = re.compile(r"[`*_\[\]\\]")
 _MIN_DEFINING_WORDS = 2
 # How far from a repeated term its defining verb may be, in characters.
 _CUE_REACH = 40
-_PAST_VERB_WINDOW = 3
-# Regular preterite endings (pt: "rodei", "revisou", "abriu", "fizeram"; en: "updated").
-_PAST_ENDINGS = {"pt": ("ei", "ou", "iu", "eu", "aram", "eram", "iram"), "en": ("ed",)}
-_INFINITIVE_ENDINGS = {"pt": ("ar", "er", "ir", "or"), "en": ("",)}
-# The word that turns a date into a past one: "quinta-feira passada", "last Friday".
-_PAST_DATE_AFTER = re.compile(r"(?:-feira)?\s+(?:passad[oa]|anterior)\b", re.IGNORECASE)
-_PAST_DATE_BEFORE = re.compile(r"\b(?:last|past)\s+$", re.IGNORECASE)
-_SUBJECT_PRONOUNS = frozenset(
-    {"eu", "ele", "ela", "nós", "eles", "elas", "a", "o", "gente", "i", "he", "she", "we", "they"}
-)
 
 
 class DocumentDefects(BaseModel):
@@ -141,63 +129,10 @@ def same_speaker_answers(document: Document) -> list[str]:
     ]
 
 
-@cache
-def _lemmatize(word: str, language: str) -> str:
-    import simplemma
-
-    return simplemma.lemmatize(word, lang=language)
-
-
-def _has_past_verb(words: list[str], language: str) -> bool:
-    irregular = lexicon.words(language, "irregular_past")
-    for word in words[:_PAST_VERB_WINDOW]:
-        if word in irregular:
-            return True
-        lemma = _lemmatize(word, language).casefold()
-        if (
-            len(word) >= 5
-            and lemma != word
-            and word.endswith(_PAST_ENDINGS[language])
-            and lemma.endswith(_INFINITIVE_ENDINGS[language])
-        ):
-            return True
-    return False
-
-
-def _has_deadline(text: str, language: str) -> bool:
-    """A deadline cue that is not a past date ("na quinta-feira passada", "last Friday")."""
-    for match in lexicon.cue(language, "deadline").finditer(text):
-        before, after = text[: match.start()], text[match.end() :]
-        if not _PAST_DATE_AFTER.match(after) and not _PAST_DATE_BEFORE.search(before):
-            return True
-    return False
-
-
-def _said_as_past(date: str, text: str) -> bool:
-    """Whether the item's text says its date as a past one ("na quinta-feira passada")."""
-    position = text.casefold().find(date.casefold())
-    return position >= 0 and _PAST_DATE_AFTER.match(text[position + len(date) :]) is not None
-
-
 def is_commitment(item: ActionItem, language: str = "pt") -> bool:
-    """Whether the item asks someone to do something from now on (see the module docstring)."""
-    text = item.text
-    rest = text
-    for name in ("greeting", "audio_check"):
-        rest = lexicon.cue(language, name).sub(" ", rest)
-    if rest != text and len(_meaning_words(rest)) < _MIN_DEFINING_WORDS:
-        return False
-    if _has_deadline(text, language) or (item.deadline and not _said_as_past(item.deadline, text)):
-        return True
-    if lexicon.cue(language, "past_time").search(text):
-        return False
-    owner = set(_meaning_words(item.owner or ""))
-    leading = [
-        w
-        for w in (m.casefold() for m in _WORD.findall(text))
-        if _key(w) not in owner and w not in _SUBJECT_PRONOUNS
-    ]
-    return not _has_past_verb(leading, language)
+    """Whether the item asks someone to do something from now on, by the rule the offline
+    writer applies too (`core.commitment_rules`)."""
+    return is_commitment_text(item.text, language, owner=item.owner, deadline=item.deadline)
 
 
 def non_commitment_actions(document: Document, language: str = "pt") -> list[str]:

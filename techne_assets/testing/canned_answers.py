@@ -9,7 +9,9 @@ timestamp is `HH:MM:SS`, every required field is there, and an answer grows with
 request asks for: a section group with twice the entries writes twice as much.
 
 Like a model, it writes a command spoken in words in its written form (through
-`normalize_spoken`), and it answers a lecture's reference group with review questions.
+`normalize_spoken`), and it answers a lecture's reference group with review questions. It
+follows the requests' economy rules as they are written: no `at` where it is the start of the
+item's first evidence segment, unchanged notes and entries named by id rather than restated.
 """
 
 from __future__ import annotations
@@ -90,8 +92,8 @@ class CannedAnswers:
         answer = {
             "registrar_extracao": lambda: self.extraction(prompt, lines),
             "registrar_roteiro": lambda: self.outline(prompt),
-            "registrar_sumario_topicos": lambda: self.summary_topics(prompt),
-            "registrar_procedimentos": lambda: self.procedures(prompt),
+            "registrar_sumario_topicos": lambda: self.summary_topics(prompt, lines),
+            "registrar_procedimentos": lambda: self.procedures(prompt, lines),
             "registrar_troubleshooting": lambda: self.troubleshooting(prompt),
             "registrar_referencias": lambda: self.reference(prompt, lines),
             "registrar_revisao": lambda: self.review(prompt),
@@ -113,8 +115,7 @@ class CannedAnswers:
     def _extract_group(self, group: list[Line], answer: dict[str, list]) -> None:
         head, last = group[0], group[-1]
         answer["topics"].append({
-            "title": _title(head.text), "start": head.at, "end": last.at,
-            "summary": _first_sentence(head.text), "evidence": [head.sid],
+            "title": _title(head.text), "start": head.at, "end": last.at, "evidence": [head.sid],
             "key_points": [{"text": _first_sentence(line.text), "evidence": [line.sid]} for line in group[1:3]],
         })
         steps = [(line, command) for line in group if (command := _command_sentence(line.text))]
@@ -122,8 +123,8 @@ class CannedAnswers:
         if steps:
             answer["procedures"].append({
                 "title": f"Procedimento: {_title(steps[0][1], 5)}", "start": steps[0][0].at,
-                "end": steps[-1][0].at, "objective": _title(head.text, 12),
-                "steps": [{"text": command, "at": line.at, "evidence": [line.sid]} for line, command in steps],
+                "end": steps[-1][0].at,
+                "steps": [{"text": command, "evidence": [line.sid]} for line, command in steps],
                 "evidence": [line.sid for line, _ in steps],
             })
         # At most one item of each kind per topic, as a model summarizes a dense stretch.
@@ -143,19 +144,19 @@ class CannedAnswers:
                 found.add("questions")
                 answer["questions"].append({
                     "question": line.text, "answer": _first_sentence(following.text), "asked_by": line.speaker,
-                    "answered_by": following.speaker, "at": line.at,
+                    "answered_by": following.speaker,
                     "evidence": [line.sid, following.sid],
                 })
             elif ("fico com" in lowered or "vou " in lowered) and "action_items" not in found:
                 found.add("action_items")
                 answer["action_items"].append({
-                    "text": _first_sentence(line.text), "owner": line.speaker, "at": line.at, "evidence": [line.sid],
+                    "text": _first_sentence(line.text), "owner": line.speaker, "evidence": [line.sid],
                     "deadline": "até sexta" if "sexta" in lowered else None,
                 })
             if (url := _URL.search(line.text)) and "references" not in found:
                 found.add("references")
                 answer["references"].append({
-                    "text": _title(line.text), "url": url.group(0), "at": line.at,
+                    "text": _title(line.text), "url": url.group(0),
                     "evidence": [line.sid],
                 })
 
@@ -167,46 +168,45 @@ class CannedAnswers:
         for kind in ("topics", "procedures", "problems"):
             seen: dict[str, dict] = {}
             for note in notes:
-                for item in note.get(kind, []):
-                    entry = seen.setdefault(item["title"], {
-                        "title": item["title"], "start": item["start"], "end": item["end"],
-                        "notes": [], "evidence": [],
-                    })
-                    evidence = dict.fromkeys([*entry["evidence"], *item["evidence"]])
-                    entry["evidence"] = list(evidence)[:EVIDENCE_PER_ENTRY]
+                if note["tipo"] == kind:
+                    seen.setdefault(note["title"], {"sources": []})["sources"].append(note["id"])
             outline[kind] = list(seen.values())
-        first = next((n["topics"][0]["summary"] for n in notes if n.get("topics")), "a chamada")
+        first = next((n["title"] for n in notes if n["tipo"] == "topics"), "a chamada")
         outline["main_theme"] = f"Treinamento técnico: {first}"
         return outline
 
     # ---- section groups ------------------------------------------------------------------
+    # Like a model told not to copy, it names unchanged notes by id and writes only the rest.
 
-    def summary_topics(self, prompt: str) -> dict[str, Any]:
+    @staticmethod
+    def _said(entry: dict[str, Any], lines: list[Line], words: int) -> str:
+        """What the entry's first evidence line says, as a model sums it up."""
+        said = next((line.text for line in lines if line.sid in entry.get("evidence", [])), entry["title"])
+        return _title(_first_sentence(said), words) + "."
+
+    def summary_topics(self, prompt: str, lines: list[Line]) -> dict[str, Any]:
         entries, notes = _block(prompt, "itens"), _block(prompt, "extracoes")
         theme = re.search(r"<tema>(.*?)</tema>", prompt, re.DOTALL).group(1)
         topics = []
         for entry in entries:
-            matching = [n for n in notes if set(n["evidence"]) & set(entry["evidence"])]
+            matching = [n for n in notes if n["id"] in entry["sources"]]
             topics.append({
-                "outline_id": entry["id"], "title": entry["title"], "start": entry["start"],
-                "end": entry["end"], "description": next((n["summary"] for n in matching), entry["title"]),
-                "key_points": [kp for n in matching for kp in n.get("key_points", [])],
-                "decisions": [], "evidence": entry["evidence"],
+                "outline_id": entry["id"], "description": self._said(entry, lines, 25),
+                "key_points": [{"source": kp["id"]} for n in matching for kp in n.get("key_points", [])],
             })
         titles = ", ".join(entry["title"] for entry in entries[:5])
         return {"executive_summary": [restore_data_text(theme), f"Foram tratados: {titles}."],
                 "topics": topics, "dropped": []}
 
-    def procedures(self, prompt: str) -> dict[str, Any]:
+    def procedures(self, prompt: str, lines: list[Line]) -> dict[str, Any]:
         entries, notes = _block(prompt, "itens"), _block(prompt, "extracoes")
         procedures = []
         for entry in entries:
-            note = next((n for n in notes if n["tipo"] == "procedures" and set(n["evidence"]) & set(entry["evidence"])), None)
-            steps = note["steps"] if note else []
+            note = next((n for n in notes if n["tipo"] == "procedures" and n["id"] in entry["sources"]), None)
+            steps = [{"source": step["id"]} for step in note["steps"]] if note else []
             procedures.append({
-                "outline_id": entry["id"], "title": entry["title"], "start": entry["start"],
-                "end": entry["end"], "objective": note["objective"] if note else entry["title"],
-                "prerequisites": [], "steps": steps, "warnings": [], "evidence": entry["evidence"],
+                "outline_id": entry["id"], "objective": self._said(entry, lines, 12),
+                "steps": steps,
             })
         return {"procedures": procedures, "dropped": []}
 
@@ -214,21 +214,19 @@ class CannedAnswers:
         entries, notes = _block(prompt, "itens"), _block(prompt, "extracoes")
         problems = []
         for entry in entries:
-            note = next((n for n in notes if n["tipo"] == "problems" and set(n["evidence"]) & set(entry["evidence"])), {})
-            problems.append({
-                "outline_id": entry["id"], "title": entry["title"], "start": entry["start"],
-                "end": entry["end"], "symptoms": note.get("symptoms", []),
-                "root_cause": note.get("root_cause", ""), "solution": [], "prevention": [],
-                "evidence": entry["evidence"],
-            })
+            note = next((n for n in notes if n["tipo"] == "problems" and n["id"] in entry["sources"]), None)
+            if note is None:
+                problems.append({"outline_id": entry["id"]})
+                continue
+            changed = {key: entry[key] for key in ("title", "start", "end") if entry[key] != note.get(key)}
+            problems.append({"outline_id": entry["id"], "source": note["id"], **changed})
         return {"troubleshooting": problems, "dropped": []}
 
     def reference(self, prompt: str, lines: list[Line]) -> dict[str, Any]:
         sections: dict[str, list] = {"questions": [], "action_items": [], "references": [], "glossary": []}
         target = {"Q": "questions", "A": "action_items", "R": "references", "G": "glossary"}
         for entry in _block(prompt, "itens"):
-            item = {key: value for key, value in entry.items() if key != "id" and value is not None}
-            sections[target[entry["id"][0]]].append({"outline_id": entry["id"], **item})
+            sections[target[entry["id"][0]]].append({"outline_id": entry["id"]})
         if "perguntas para revisão" in prompt:
             for number, line in enumerate(lines[:5], 1):
                 sections["questions"].append({

@@ -126,13 +126,19 @@ class ModelCalls:
     def fail(self, stage: str, reason: str) -> WritingStageError:
         return WritingStageError(stage, reason, calls=self.calls())
 
-    def converse(self, stage: str, prompt: str, tool: ToolSpec, max_tokens: int) -> ModelReply:
+    def converse(
+        self, stage: str, prompt: str, tool: ToolSpec, max_tokens: int, *, shared: bool = True
+    ) -> ModelReply:
         """One call; its usage is recorded even when its output was cut at max_tokens.
+
+        `shared`: other calls will send the same tool and prefix. Only then is the prefix marked
+        for the prompt cache: the cached prefix starts with the tool's schema, so a call whose
+        tool no other call uses would pay the cache write (1.25× input) and never read it.
 
         With a reply cache, a request identical to an earlier one (same model, prompts, prefix,
         tool and budget) is answered from it: after a prompt change only the stages whose
         requests changed are paid for again."""
-        if self.use_prompt_cache:
+        if self.use_prompt_cache and shared:
             request = {"prompt": prompt, "cached_prefix": self.prefix}
         else:
             request = {"prompt": f"{self.prefix}\n\n{prompt}", "cached_prefix": None}
@@ -162,16 +168,16 @@ class ModelCalls:
 
     def structured(
         self, stage: str, prompt: str, tool: ToolSpec, output: type[Structured], max_tokens: int,
-        *, completed: Callable[[object], object] = lambda tool_input: tool_input,
+        *, completed: Callable[[object], object] = lambda tool_input: tool_input, shared: bool = True,
     ) -> Structured:
         """A tool-forced call validated as `output`; one repair call when the answer is invalid.
         `completed` fills in, before validation, what the answer names by id (sources.py)."""
-        reply = self.converse(stage, prompt, tool, max_tokens)
+        reply = self.converse(stage, prompt, tool, max_tokens, shared=shared)
         try:
             return output.model_validate(completed(prompts.restore_data_text(reply.tool_input)))
         except ValidationError as invalid:
             repair = prompts.repair_prompt(prompt, str(invalid), reply.tool_input)
-        repaired = self.converse(f"{stage}:repair", repair, tool, max_tokens)
+        repaired = self.converse(f"{stage}:repair", repair, tool, max_tokens, shared=shared)
         try:
             return output.model_validate(completed(prompts.restore_data_text(repaired.tool_input)))
         except ValidationError as still_invalid:

@@ -17,6 +17,7 @@ evidence rule (core/evidence.py), while the schema the model sees asks for at le
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import (
@@ -148,9 +149,10 @@ class EvidencedText(Evidenced):
 # ---- stage "extract": one chunk ------------------------------------------------------------
 
 
+# Extraction notes are terse on purpose: short items with their evidence, no prose summary or
+# objective, which the section groups write anyway from the notes and the evidence lines.
 class ExtractedTopic(Spanned):
     title: str
-    summary: str = Field(description="do que se tratou, em 1 a 3 frases")
     key_points: list[EvidencedText] = Field(default_factory=list)
     decisions: list[EvidencedText] = Field(
         default_factory=list, description="decisões tomadas, como foram ditas"
@@ -175,7 +177,9 @@ class ExtractedStep(Evidenced):
         "normal (\"ls traço la barra etc\" → `ls -la /etc`)"
     )
     at: Timestamp | None = Field(
-        default=None, description="quando o passo é executado ou mostrado na tela (HH:MM:SS)"
+        default=None,
+        description="quando o passo é executado ou mostrado na tela (HH:MM:SS), só se não é o "
+        "início do primeiro segmento da evidência",
     )
     expected_result: str | None = Field(
         default=None, description="o que o passo deve mostrar, somente se foi dito"
@@ -184,7 +188,6 @@ class ExtractedStep(Evidenced):
 
 class ExtractedProcedure(Spanned):
     title: str
-    objective: str = ""
     prerequisites: list[str] = Field(default_factory=list)
     steps: list[ExtractedStep] = Field(default_factory=list)
     warnings: list[EvidencedText] = Field(
@@ -263,23 +266,41 @@ class ChunkExtraction(BaseModel):
             }
         )
 
+    def with_times_from_evidence(self, segment_start: Callable[[str], float | None]) -> ChunkExtraction:
+        """Every step, question, action item, reference, command and configuration without `at`
+        placed at the start of its first evidence segment (the model is asked to write `at` only
+        when it differs: a timestamp per item is output paid for nothing)."""
+        for name in ("commands", "configurations", "risks", "questions", "action_items", "references"):
+            for item in getattr(self, name):
+                _place(item, segment_start)
+        for procedure in self.procedures:
+            for step in procedure.steps:
+                _place(step, segment_start)
+        return self
+
     def item_count(self) -> int:
         return sum(len(getattr(self, name)) for name in type(self).model_fields)
+
+
+def _place(item: BaseModel, segment_start: Callable[[str], float | None]) -> None:
+    if getattr(item, "at", None) is None and item.evidence:
+        item.at = segment_start(item.evidence[0])
 
 
 # ---- stage "merge": the outline -----------------------------------------------------------
 
 
 def _title_and_sources_required(schema: dict[str, Any]) -> None:
-    # The time range and evidence of an entry are those of the notes it joins (sources.py).
-    schema["required"] = ["title", "sources"]
+    # The title, time range and evidence of an entry are those of the notes it joins
+    # (sources.py) unless the model writes them.
+    schema["required"] = ["sources"]
 
 
 class OutlineEntry(Spanned):
     model_config = ConfigDict(json_schema_extra=_title_and_sources_required)
 
     id: SkipJsonSchema[str] = ""
-    title: str
+    title: str = Field(description="só se muda o título da primeira nota")
     sources: list[str] = Field(
         default_factory=list, description="ids das notas de <extracoes> que este item junta (ex.: N3, N17)"
     )

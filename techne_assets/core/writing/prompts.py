@@ -148,15 +148,17 @@ Extraia o conteúdo técnico {source} ({format_timestamp(start)} a {format_times
 o contexto serve só para entender nomes e termos:
 - tópicos, com início e fim, pontos-chave e decisões;
 - problemas: sintomas, causa raiz, solução e prevenção, somente o que foi dito;
-- procedimentos: objetivo, pré-requisitos, passos (cada um com a marca de tempo em que é \
-executado ou mostrado e o resultado esperado, quando dito) e avisos;
+- procedimentos: pré-requisitos, passos (com o resultado esperado, quando dito) e avisos;
 - comandos na forma escrita normal, configurações (chave e valor), riscos;
 - perguntas reais respondidas por outra pessoa (não cumprimentos, testes de áudio nem \
 perguntas retóricas), com quem perguntou e quem respondeu;
 - action items: só compromissos futuros, com responsável e prazo quando ditos;
 - referências (documentos, tickets, links) e termos técnicos com a definição dita.
-Cada item cita em "evidence" os ids dos segmentos do trecho em que se apoia. Deixe uma lista \
-vazia quando não houver itens; não repita itens.
+Cada item cita em "evidence" os ids dos segmentos do trecho em que se apoia; "at" só quando \
+não é o início do primeiro desses segmentos (por exemplo, a hora em que o passo aparece na \
+tela). Itens curtos: sem \
+resumos nem objetivos em prosa (o documento é escrito depois, a partir destas notas). Deixe uma \
+lista vazia quando não houver itens; não repita itens.
 </instrucoes>
 <formato>Chame a ferramenta registrar_extracao.</formato>"""
 
@@ -165,12 +167,15 @@ def merge_prompt(extractions: list[dict[str, Any]], language: str) -> str:
     return f"""\
 {_json_block("extracoes", extractions)}
 {language_note(language)}<instrucoes>
-As extrações acima cobrem trechos consecutivos da chamada. Monte o roteiro do documento:
+As notas acima (cada uma com seu id) cobrem trechos consecutivos da chamada. Monte o roteiro \
+do documento:
 - o tema principal da chamada;
-- tópicos, procedimentos e problemas sem duplicatas: um item que aparece em mais de um trecho \
-vira um só, com o trecho de tempo que cobre todas as ocorrências e a evidência de todas;
-- cada item com título, início, fim, notas do que a seção deve cobrir e "evidence";
-- na ordem em que aparecem na chamada. Nenhum item das extrações fica de fora sem motivo.
+- tópicos, procedimentos e problemas sem duplicatas: notas sobre o mesmo item, em um ou mais \
+trechos, viram um item só;
+- cada item com os ids das notas que junta em "sources"; o título, o início, o fim e a \
+evidência vêm dessas notas, não os repita (escreva "title" só para trocar o da primeira nota). "notes" só para o que a seção deve cobrir e as \
+notas não dizem;
+- na ordem em que aparecem na chamada. Nenhuma nota fica de fora sem motivo.
 </instrucoes>
 <formato>Chame a ferramenta registrar_roteiro.</formato>"""
 
@@ -216,6 +221,10 @@ def section_prompt(
 Cada item escrito leva em "outline_id" o id do item do roteiro que cobre e em "evidence" os ids \
 dos segmentos em <evidencias> em que se apoia. Todo item de <itens> entra no documento, ou vai \
 em "dropped" com o motivo. Use os detalhes das extrações; nada se repete entre itens.
+Não copie o que já está escrito: um ponto-chave, decisão, passo, aviso ou problema das \
+extrações que entra sem mudança vai só como {{"source": "<id da nota>"}}; um item de <itens> \
+com perguntas, action items, referências ou termos que entra como está vai só com \
+"outline_id". Escreva só os campos que você muda; o resto vem da nota.
 </instrucoes>
 <formato>Chame a ferramenta {tool_name}.</formato>"""
 

@@ -71,7 +71,11 @@ class WrittenText(EvidencedText):
     source: str | None = SOURCE
 
 
+# A topic, procedure or problem gets its title, time range and evidence from its outline entry
+# unless the model writes them.
 class WrittenTopic(Spanned, Covers):
+    model_config = ConfigDict(json_schema_extra=_only_required("outline_id", "description"))
+
     title: str
     description: str
     key_points: list[WrittenText] = Field(default_factory=list)
@@ -88,6 +92,8 @@ class WrittenStep(ExtractedStep):
 
 
 class WrittenProcedure(Spanned, Covers):
+    model_config = ConfigDict(json_schema_extra=_only_required("outline_id", "objective"))
+
     title: str
     objective: str
     prerequisites: list[str] = Field(default_factory=list)

@@ -20,7 +20,8 @@ from techne_assets.core.writing.extraction import parse_timestamp
 
 # The nested lists of a note that get their own ids, and the letter of each.
 NESTED_LISTS = {"key_points": "k", "decisions": "d", "steps": "s", "warnings": "w"}
-_NOT_COPIED = ("id", "tipo")
+# Fields of a note or entry that describe it, not the item written from it.
+_NOT_COPIED = ("id", "tipo", "trecho", "sources", "notes")
 
 
 def numbered_notes(kinds_per_chunk: list[dict[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
@@ -31,7 +32,7 @@ def numbered_notes(kinds_per_chunk: list[dict[str, list[dict[str, Any]]]]) -> li
         for kind, items in kinds.items():
             for item in items:
                 note_id = f"N{len(notes) + 1}"
-                note = {"id": note_id, "tipo": kind, "trecho": chunk, **item}
+                note = {"id": note_id, "tipo": kind, "trecho": chunk, **without_empty(item)}
                 for field, letter in NESTED_LISTS.items():
                     if isinstance(note.get(field), list):
                         note[field] = [
@@ -42,17 +43,27 @@ def numbered_notes(kinds_per_chunk: list[dict[str, list[dict[str, Any]]]]) -> li
     return notes
 
 
-def sources_by_id(notes: list[dict[str, Any]], listed: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """Note id (and nested id, and listed entry id such as "Q3") → what it stands for."""
-    sources: dict[str, dict[str, Any]] = {}
+def without_empty(value: Any) -> Any:
+    """`value` without its null, empty-string and empty-list fields: a prompt pays for every
+    token of them and says nothing more."""
+    if isinstance(value, dict):
+        return {key: without_empty(item) for key, item in value.items() if _given(item)}
+    if isinstance(value, list):
+        return [without_empty(item) for item in value]
+    return value
+
+
+def sources_by_id(
+    notes: list[dict[str, Any]], entries: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Note id (and nested id) → the note; outline entry id ("T3", "Q7") → the entry: an
+    answer's item that names one gets the rest of its fields from it."""
+    sources: dict[str, dict[str, Any]] = {entry["id"]: entry for entry in entries}
     for note in notes:
         sources[note["id"]] = note
         for field in NESTED_LISTS:
             for nested in note.get(field) or []:
                 sources[nested["id"]] = nested
-    for entries in listed.values():
-        for entry in entries:
-            sources[entry["id"]] = entry
     return sources
 
 
@@ -62,7 +73,7 @@ def _given(value: Any) -> bool:
 
 def filled(value: Any, sources: dict[str, dict[str, Any]]) -> Any:
     """`value` (a tool input) with every item that names a source (`source`, or an
-    `outline_id` that is a listed entry) completed from it; the fields the model wrote win."""
+    `outline_id`) completed from it; the fields the model wrote win."""
     if isinstance(value, list):
         return [filled(item, sources) for item in value]
     if not isinstance(value, dict):
@@ -79,7 +90,7 @@ def filled(value: Any, sources: dict[str, dict[str, Any]]) -> Any:
 def outline_filled(
     value: Any, notes: dict[str, dict[str, Any]], segment_time: Callable[[str], float | None]
 ) -> Any:
-    """The merge's answer with each entry's start, end and evidence taken from the notes it
+    """The merge's answer with each entry's title, start, end and evidence taken from the notes it
     joins (`sources`) when the model left them out; a note without times (a problem may have
     none) is placed by its evidence segments."""
     if not isinstance(value, dict):
@@ -97,6 +108,7 @@ def outline_filled(
             starts = [n["start"] for n in members if n.get("start")] or [t for t in times if t is not None]
             ends = [n["end"] for n in members if n.get("end")] or [t for t in times if t is not None]
             derived = {
+                "title": members[0].get("title") if members else None,
                 "start": min(starts, key=parse_timestamp) if starts else None,
                 "end": max(ends, key=parse_timestamp) if ends else None,
                 "evidence": evidence,

@@ -39,8 +39,8 @@ from techne_assets.core.evidence import enforce_evidence
 from techne_assets.core.grounding import check_grounding, remove_unsupported
 from techne_assets.core.language import detect_language
 from techne_assets.core.tokens import estimate_tokens
-from techne_assets.core.transcript import Transcript
-from techne_assets.core.writing import budgets, prompts, stages
+from techne_assets.core.transcript import Transcript, format_timestamp
+from techne_assets.core.writing import budgets, prompts, sources, stages
 from techne_assets.core.writing.base import (
     Draft,
     ModelClient,
@@ -187,17 +187,29 @@ class _Run(ModelCalls):
         return self.structured(
             f"extract:{label}", prompt, EXTRACTION_TOOL, ChunkExtraction,
             budgets.extraction_budget(chunk_tokens, self.writer.max_output_tokens),
-        )
+            shared=len(self.chunks) > 1,
+        ).with_times_from_evidence(self._segment_start)
 
-    def write_groups(
-        self, outline: Outline, listed: dict, extractions: list[ChunkExtraction]
-    ) -> WrittenSections:
+    def _segment_start(self, sid: str) -> float | None:
+        segment = self.transcript.segment_by_id(sid)
+        return segment.start if segment is not None else None
+
+    def _segment_time(self, sid: str) -> str | None:
+        segment = self.transcript.segment_by_id(sid)
+        return format_timestamp(segment.start) if segment is not None else None
+
+    def write_groups(self, outline: Outline, listed: dict, notes: list[dict]) -> WrittenSections:
         cap = self.writer.max_output_tokens
+        reusable = sources.sources_by_id(
+            notes,
+            [entry.model_dump(mode="json") for entry in outline.entries()]
+            + [entry for kind in stages.LISTED_KINDS for entry in listed[kind]],
+        )
         requests: list[stages.GroupRequest] = []
         for group, _, _, kinds in SECTION_GROUPS:
             counts = {kind: len(listed[kind]) if kind in listed else len(getattr(outline, kind)) for kind in kinds}
             parts = budgets.parts_needed(counts, cap, with_summary=group == "summary_topics")
-            requests += stages.group_requests(group, kinds, outline, listed, extractions, self.transcript, parts)
+            requests += stages.group_requests(group, kinds, outline, listed, notes, self.transcript, parts)
         lecture = not listed["questions"]
 
         def write(request: stages.GroupRequest) -> BaseModel:
@@ -216,7 +228,11 @@ class _Run(ModelCalls):
             )
             return self.with_larger_budget_on_truncation(
                 request.stage,
-                lambda max_tokens: self.structured(request.stage, prompt, SECTION_TOOLS[request.group], model, max_tokens),
+                lambda max_tokens: self.structured(
+                    request.stage, prompt, SECTION_TOOLS[request.group], model, max_tokens,
+                    completed=lambda answer: sources.filled(answer, reusable),
+                    shared=request.parts > 1,
+                ),
                 budget,
             )
 
@@ -239,7 +255,7 @@ class _Run(ModelCalls):
                 "review",
                 lambda budget: self.structured(
                     "review", prompts.review_prompt(view, unsupported, self.language),
-                    REVIEW_TOOL, ReviewAnswer, budget,
+                    REVIEW_TOOL, ReviewAnswer, budget, shared=False,
                 ),
                 budgets.review_budget(len(view), self.writer.max_output_tokens),
             )
@@ -263,14 +279,18 @@ class _Run(ModelCalls):
              "end": self.chunks[number].end, **extraction.model_dump(mode="json")}
             for number, extraction in enumerate(extractions)
         ]
-        merged = sum(len(e.topics) + len(e.procedures) + len(e.problems) for e in extractions)
+        notes = sources.numbered_notes([{kind: note[kind] for kind in stages.NOTE_KINDS} for note in chunk_notes])
+        merged = stages.merge_view(notes)
+        notes_by_id = {note["id"]: note for note in notes}
         outline = self.sequential(
             lambda: self.with_larger_budget_on_truncation(
                 "merge",
                 lambda budget: self.structured(
-                    "merge", prompts.merge_prompt(stages.merge_view(chunk_notes), self.language), OUTLINE_TOOL, Outline, budget
+                    "merge", prompts.merge_prompt(merged, self.language), OUTLINE_TOOL, Outline, budget,
+                    completed=lambda answer: sources.outline_filled(answer, notes_by_id, self._segment_time),
+                    shared=False,
                 ),
-                budgets.merge_budget(merged, self.writer.max_output_tokens),
+                budgets.merge_budget(len(merged), self.writer.max_output_tokens),
             )
         )
         unevidenced += enforce_evidence(outline, self.transcript, where="merge")
@@ -279,7 +299,7 @@ class _Run(ModelCalls):
             entry["id"] for kind in stages.LISTED_KINDS for entry in listed[kind]
         ]
 
-        sections = self.write_groups(outline, listed, extractions)
+        sections = self.write_groups(outline, listed, notes)
         reasons = {entry.outline_id: entry.reason for entry in sections.dropped}
         written = sections.model_copy(deep=True)
         written_dropped = enforce_evidence(sections, self.transcript, where="write")

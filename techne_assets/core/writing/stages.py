@@ -33,6 +33,7 @@ from techne_assets.core.writing.extraction import (
     parse_timestamp,
 )
 from techne_assets.core.writing.sections import WrittenSections
+from techne_assets.core.writing.sources import without_empty
 
 # Lists of the extractions the writer copies into the outline itself, with their id prefix and
 # the field whose normalized text identifies a duplicate.
@@ -49,6 +50,9 @@ GROUP_NOTES: dict[str, tuple[str, ...]] = {
     "troubleshooting": ("problems", "risks"),
     "reference": (),
 }
+# The extracted kinds that become numbered notes (sources.py).
+NOTE_KINDS = tuple(dict.fromkeys(kind for kinds in GROUP_NOTES.values() for kind in kinds))
+EVIDENCE_LINES_PER_ENTRY = 2
 CONTEXT_TERMS = 40
 CHUNK_TERMS = 8
 # A word that looks technical by its shape: a digit, an inner symbol, or inner capitals.
@@ -120,7 +124,7 @@ def listed_entries(extractions: list[ChunkExtraction]) -> dict[str, list[dict[st
 
 
 # What the merge needs of each note to deduplicate and order it (it answers with note ids).
-MERGE_FIELDS = ("id", "trecho", "title", "start", "end", "summary", "objective", "root_cause")
+MERGE_FIELDS = ("id", "trecho", "title", "start", "end", "root_cause")
 MERGED_NOTE_KINDS = ("topics", "procedures", "problems")
 
 
@@ -187,28 +191,21 @@ def group_requests(
             notes = [note for note in notes_all if _overlaps(note, min(times), max(ends))]
         else:
             notes = notes_all
-        # The lines the entries rest on; the notes bring their own details and ids.
-        ids = [sid for _, entry in chosen for sid in _all_evidence(entry)]
+        # A few lines each entry rests on, for what the model writes itself (descriptions,
+        # objectives); the notes bring their own details and evidence ids.
+        ids = [sid for _, entry in chosen for sid in entry.get("evidence", [])[:EVIDENCE_LINES_PER_ENTRY]]
         requests.append(
             GroupRequest(
                 group=group,
                 part=part + 1,
                 parts=parts,
-                entries=[entry for _, entry in chosen],
+                entries=[without_empty(entry) for _, entry in chosen],
                 counts=dict(Counter(kind for kind, _ in chosen)),
                 notes=notes,
                 evidence=evidence_lines(transcript, ids),
             )
         )
     return requests
-
-
-def _all_evidence(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [*value.get("evidence", []), *(sid for v in value.values() if isinstance(v, list) for sid in _all_evidence(v))]
-    if isinstance(value, list):
-        return [sid for item in value for sid in _all_evidence(item)]
-    return []
 
 
 def type_procedure_content(sections: WrittenSections) -> list[DroppedItem]:

@@ -4,9 +4,11 @@ A commitment is a task someone takes on: a phrase that assigns it outright ("fic
 "pode deixar"), a task verb in the present or the future with a subject ("eu abro o chamado
 amanhã", "a Carla revisa os limites até sexta", "o Bruno vai atualizar o runbook"), or an item
 of a list opened by "Action items:" / "Próximos passos:". Greetings and things already done
-("eu abri o chamado ontem") never are. Tense is read from the verb's ending against its
-`simplemma` lemma (hand-written: no offline pt-BR morphology library ships tense); deadlines
-are cue phrases, with number words written as digits by `text2num`.
+("eu abri o chamado ontem") never are: that rule is `core.commitment_rules`, the one `techne
+eval` counts non-commitments by, and every item is checked against it before it is emitted.
+Tense is read from the verb's ending against its `simplemma` lemma by the shared
+`is_past_verb` (hand-written: no offline pt-BR morphology library ships tense); deadlines are
+cue phrases, with number words written as digits by `text2num`.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ import re
 
 from text_to_num import alpha2digit
 
+from techne_assets.core.commitment_rules import (
+    is_commitment_text,
+    is_past_verb,
+    takes_on_a_task,
+)
 from techne_assets.core.document import ActionItem
 from techne_assets.core.text_rules import quote_technical
 from techne_assets.core.writing.offline.analysis import Analysis, Sentence, lemma
 
-_PT_PAST = re.compile(r".+(?:ei|ou|eu|iu|aram|eram|iram|ava|avam|ia|iam|i)")
 _PT_INFINITIVE = re.compile(r".+(?:ar|er|ir|or)")
-_EN_PAST = re.compile(r".+ed")
 _PRONOUNS = frozenset(
     ["eu", "nós", "gente", "você", "vocês", "ele", "ela", "i", "we", "you", "he", "she", "they"]
 )
@@ -78,27 +83,20 @@ def _tensed_verb(analysis: Analysis, tokens: list[str]) -> tuple[str, str, int] 
             return infinitive, "future", i
         if low == infinitive:
             return infinitive, "infinitive", i
-        past = (
-            _EN_PAST.fullmatch(low)
-            if lang == "en"
-            else (
-                _PT_PAST.fullmatch(low) and not (low.endswith("ia") and infinitive.endswith("iar"))
-            )
-        )
-        return infinitive, "past" if past else "present", i
+        return infinitive, "past" if is_past_verb(low, lang) else "present", i
     return None
 
 
 def is_commitment(analysis: Analysis, sentence: Sentence, *, listed: bool = False) -> bool:
     """Whether the sentence commits someone to a task (see the module docstring)."""
     text = sentence.text
-    if sentence.is_question or sentence.n_words < 3 or analysis.cue("past_time").search(text):
-        return False
-    if analysis.cue("topic_shift").search(text):
+    if sentence.is_question or sentence.n_words < 3 or analysis.cue("topic_shift").search(text):
         return False
     if analysis.cue("greeting").match(text) and sentence.n_words < 12:
         return False
-    if analysis.cue("commitment_strong").search(text):
+    if not is_commitment_text(text, analysis.lang):
+        return False
+    if analysis.cue("commitment_strong").search(text) or takes_on_a_task(text, analysis.lang):
         return True
     tokens = re.findall(r"[\wÀ-ÿ']+", text)
     verb = _tensed_verb(analysis, tokens)
@@ -213,14 +211,17 @@ def action_items(analysis: Analysis) -> list[ActionItem]:
 
     def add(text: str, sentence: Sentence) -> None:
         key = text.lower().strip(" .")
-        if key in seen:
+        owner, deadline = _owner(analysis, text, sentence.speaker), _deadline(analysis, text)
+        if key in seen or not is_commitment_text(
+            text, analysis.lang, owner=owner, deadline=deadline
+        ):
             return
         seen.add(key)
         items.append(
             ActionItem(
                 text=quote_technical(text),
-                owner=_owner(analysis, text, sentence.speaker),
-                deadline=_deadline(analysis, text),
+                owner=owner,
+                deadline=deadline,
                 at=sentence.start,
                 evidence=sentence.evidence,
             )
