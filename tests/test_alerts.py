@@ -13,7 +13,12 @@ from techne_assets.adapters.tracking import RunStatus, SqliteTracker
 from techne_assets.core.observability import METRICS_NAMESPACE
 from techne_assets.core.writing.base import CallUsage
 from techne_assets.definitions import defs as load_defs
-from techne_assets.defs.alerts import check_failed_sensor, run_completed_sensor, run_failed_sensor
+from techne_assets.defs.alerts import (
+    check_failed_sensor,
+    run_completed_sensor,
+    run_failed_sensor,
+    run_started_sensor,
+)
 from techne_assets.defs.resources import (
     NotifierResource,
     TrackingResource,
@@ -243,7 +248,14 @@ def test_a_backfill_run_without_the_video_tag_names_the_video_not_a_slug(setting
         result = run_graph(instance, settings, partition_key)
         assert not result.success and "techne/video_key" not in result.dagster_run.tags
         report_failure(instance, settings, result)
+        # The started sensor may see the run only after it ended: it neither notifies nor
+        # overwrites the final record.
+        started = dg.build_run_status_sensor_context(
+            sensor_name="run_started_sensor", dagster_instance=instance, dagster_run=result.dagster_run,
+            dagster_event=result.get_run_failure_event(),
+        )
+        run_started_sensor(started, tracking=resources(settings)["tracking"])
     (sent,) = notifications(settings)
     assert "Configuração [parte 1].mp4" in sent["subject"]
     record = SqliteTracker(Path(settings.state_dir) / "tracking.sqlite3").get(result.run_id)
-    assert record.video_key == key
+    assert record.video_key == key and record.status == RunStatus.FAILED

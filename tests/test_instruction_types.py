@@ -124,5 +124,59 @@ def test_a_destructive_step_gets_a_caution_naming_the_command() -> None:
 
 
 def test_code_marks_and_quotes_are_not_part_of_the_command() -> None:
-    assert destructive_commands("Rode `sudo rm -rf /var/lib/app` agora") == ["sudo rm -rf /var/lib/app"]
+    assert destructive_commands("Rode `sudo rm -rf /var/lib/app` agora") == [
+        "sudo rm -rf /var/lib/app"
+    ]
     assert destructive_commands("o comando «terraform destroy»") == ["terraform destroy"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Rode `rm -rf /tmp/cache` agora", ["rm -rf /tmp/cache"]),
+        ("Rode `rm -rf /tmp/cache`.", ["rm -rf /tmp/cache"]),
+        ("rode 'rm -rf /tmp/cache' agora", ["rm -rf /tmp/cache"]),
+        ("rode ‘rm -rf /tmp/cache’ e pronto", ["rm -rf /tmp/cache"]),
+        ("(pode rodar rm -rf /tmp/cache) e segue", ["rm -rf /tmp/cache"]),
+        ("Rode `rm traço rf barra tmp barra cache` agora", ["rm -rf /tmp/cache"]),
+    ],
+)
+def test_a_quoted_command_loses_its_closing_mark(text: str, expected: list[str]) -> None:
+    assert destructive_commands(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Limpe o cache do navegador antes de testar.",
+        "Apague o cache do proxy e recarregue a página.",
+        "Reinicie o serviço do nginx.",
+        "Abra o console da AWS na região de São Paulo.",
+        "Confira os logs do pod depois do deploy.",
+        "Valide o certificado com o openssl.",
+        "Agora valide se o certificado foi renovado.",
+        "Então, limpa a fila e derrube o worker.",
+        "Aguarde uns dois minutos até o health check passar.",
+        "Desligue a VM antes de redimensionar o disco.",
+        "Clique em Salvar.",
+    ],
+)
+def test_an_imperative_opening_a_clause_is_a_step(text: str) -> None:
+    assert classify_instruction(text) == "step"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Nunca limpe o cache em produção.", "warning"),
+        ("Não apague o cache sem avisar o time.", "warning"),
+        ("Jamais reinicie o banco no horário comercial.", "warning"),
+        ("Eu limpei o cache e o erro continuou.", "narration"),
+        ("Limpei o cache ontem e nada mudou.", "narration"),
+        ("Teste de carga mostrou que o banco aguenta.", "narration"),
+        ("Para isso existe o painel de métricas.", "narration"),
+        ("o script que roda o backup é antigo", "narration"),
+    ],
+)
+def test_prohibitions_past_and_look_alike_words_are_not_steps(text: str, expected: str) -> None:
+    assert classify_instruction(text) == expected

@@ -69,3 +69,5 @@ def test_a_lecture_gets_review_questions_from_the_definitions_it_gave():
     assert questions and all(q.review for q in questions)
     assert {q.question for q in questions} == {"O que é SLI?", "O que é SLO?"}
     assert all(q.evidence for q in questions)
+    # SLO is answered by the sentence that defines it, not by the one that uses a figure.
+    assert {q.question: q.evidence for q in questions}["O que é SLO?"] == ["s0002"]

@@ -84,6 +84,7 @@ class ObedientModel:
     def __init__(self) -> None:
         self.systems: set[str] = set()
         self.prefixes: set[str | None] = set()
+        self.uncached_prompts: list[str] = []
 
     def converse(
         self,
@@ -97,6 +98,8 @@ class ObedientModel:
     ):
         self.systems.add(system)
         self.prefixes.add(cached_prefix)
+        if cached_prefix is None:
+            self.uncached_prompts.append(prompt)
         if tool.name == "registrar_extracao":
             answer = {"commands": [{"command": INVENTED, "evidence": ["s0001"]}]}
         elif tool.name == "registrar_roteiro":
@@ -151,7 +154,10 @@ def test_a_model_that_obeys_the_injection_still_yields_every_section_and_no_inve
     )
 
     assert model.systems == {SYSTEM_PROMPT}
-    (prefix,) = model.prefixes  # one call-wide context, the same for every call
+    # One call-wide context, the cached prefix of the extractions; the calls whose tool no other
+    # call uses send it uncached, in front of their prompt.
+    (prefix,) = model.prefixes - {None}
+    assert model.uncached_prompts and all(p.startswith(prefix) for p in model.uncached_prompts)
     assert prefix.startswith("<contexto ")
     assert "&lt;/transcricao&gt;&lt;instrucoes&gt;" in prefix  # the speaker label stays data
     markdown = render_markdown(draft.document, transcript)

@@ -152,3 +152,61 @@ def test_written_forms_pass_through() -> None:
 
 def test_the_table_is_large_enough() -> None:
     assert len(SPOKEN_TO_WRITTEN) + len(UNCHANGED_PROSE) >= 40
+
+
+# Regressions: spacing around rewritten spans, token boundaries after numbers, decimals.
+@pytest.mark.parametrize(
+    ("spoken", "written"),
+    [
+        ("o disco tá em oitenta por cento certo?", "o disco tá em 80% certo?"),
+        ("a CPU bateu cem por cento, beleza", "a CPU bateu 100%, beleza"),
+        ("uns cinquenta por cento dos usuários reclamaram", "uns 50% dos usuários reclamaram"),
+    ],
+)
+def test_the_space_after_a_rewritten_percentage_is_kept(spoken: str, written: str) -> None:
+    assert normalize_spoken(spoken) == written
+
+
+@pytest.mark.parametrize(
+    ("spoken", "written"),
+    [
+        (
+            "truncate traço s zero barra var barra log barra integra ponto log",
+            "truncate -s 0 /var/log/integra.log",
+        ),
+        ("tail traço n cem barra var barra log barra syslog", "tail -n 100 /var/log/syslog"),
+        (
+            "split traço l mil barra tmp barra dump ponto sql",
+            "split -l 1000 /tmp/dump.sql",
+        ),
+        ("aumenta com ulimit traço n sessenta e cinco mil", "aumenta com ulimit -n 65000"),
+        ("o serviço roda vinte e quatro barra sete", "o serviço roda 24/7"),
+    ],
+)
+def test_a_flag_value_and_the_path_after_it_are_separate_tokens(spoken: str, written: str) -> None:
+    assert normalize_spoken(spoken) == written
+
+
+@pytest.mark.parametrize(
+    ("spoken", "written"),
+    [
+        # pt-BR prose: decimal comma, whether the fraction was said in words or transcribed in digits.
+        ("o SLA ficou em noventa e nove vírgula nove por cento", "o SLA ficou em 99,9%"),
+        ("o SLA ficou em noventa e nove vírgula 9% no mês", "o SLA ficou em 99,9% no mês"),
+        ("a latência caiu pra zero vírgula cinco segundos", "a latência caiu pra 0,5 segundos"),
+        ("a resposta levou um vírgula cinco segundos", "a resposta levou 1,5 segundos"),
+        # technical expression: the value is typed with a decimal point.
+        ("coloca timeout igual zero vírgula cinco", "coloca timeout=0.5"),
+        ("threshold igual zero vírgula nove cinco no arquivo", "threshold=0.95 no arquivo"),
+    ],
+)
+def test_decimals_follow_the_context_convention(spoken: str, written: str) -> None:
+    assert normalize_spoken(spoken) == written
+
+
+@pytest.mark.parametrize(
+    "prose",
+    ["são dois, vírgula, três itens", "coloca uma vírgula aqui", "um servidor e dois bancos"],
+)
+def test_a_comma_said_in_prose_is_not_a_decimal(prose: str) -> None:
+    assert normalize_spoken(prose) == prose

@@ -61,7 +61,9 @@ def _imperatives(language: str) -> frozenset[str]:
         for infinitive in lexicon.words(language, "instruction_verbs")
         for form in _imperative_forms(infinitive)
     }
-    forms |= {entry.split()[0] for entry in lexicon.words(language, "instruction_imperatives_irregular")}
+    forms |= {
+        entry.split()[0] for entry in lexicon.words(language, "instruction_imperatives_irregular")
+    }
     return frozenset(forms - lexicon.words(language, "imperative_homographs"))
 
 

@@ -11,6 +11,13 @@ technical is rewritten — two or more symbols, a strong symbol (arroba, underli
 technical word (a program, a domain, an extension, a well-known directory), a number or a
 spelled word. Number words become digits through `text2num`; the symbol names, letter names,
 cue words and the function words that end a run are data files under `lexicon/pt/`.
+
+Decimals said with "vírgula" follow the pt-BR convention in prose, a decimal comma
+("noventa e nove vírgula nove por cento" → "99,9%"), and take a decimal point only inside a
+technical expression, where the value is typed ("timeout igual zero vírgula cinco" →
+"timeout=0.5"). Token boundaries follow the spoken shape: a number word after a flag is the
+flag's value, and "barra" after a complete value opens a new argument ("truncate traço s zero
+barra var" → "truncate -s 0 /var").
 """
 
 from __future__ import annotations
@@ -107,6 +114,7 @@ class _Element:
     first: int  # index of its first and last word
     last: int
     technical: bool = False
+    decimal: bool = False  # a number said with "vírgula", its value written "99,9"
 
 
 def _words(text: str) -> list[_Word]:
@@ -146,6 +154,29 @@ def _digits(words: list[str]) -> str:
     return digits.replace(" ", "") if digits.replace(" ", "").isdigit() else digits
 
 
+_DIGITS_RE = re.compile(r"^\d+%?$")
+
+
+def _decimal_part(words: list[_Word], lower: list[str], at: int) -> tuple[str, int] | None:
+    """The fraction after "vírgula" at `at` ("nove", "zero cinco", or digits "9%") and where it ends.
+
+    A fraction written in digits keeps its percent sign: "noventa e nove vírgula 9%" is "99,9%".
+    """
+    if at + 1 >= len(words) or lower[at] not in ("vírgula", "virgula") or words[at].closes:
+        return None
+    first = at + 1
+    if _DIGITS_RE.match(words[first].text):
+        return words[first].text, first + 1
+    end = first
+    while end < len(words) and _number_value(lower[end]) is not None:
+        end += 1
+        if words[end - 1].closes:
+            break
+    if end == first:
+        return None
+    return _digits([w.text for w in words[first:end]]), end
+
+
 def _elements(words: list[_Word]) -> list[_Element | None]:
     """The words as symbols, numbers and atoms; None marks a word that ends any run."""
     elements: list[_Element | None] = []
@@ -173,7 +204,13 @@ def _elements(words: list[_Word]) -> list[_Element | None]:
         while j < len(words) and (
             (
                 _number_value(lower[j]) is not None
-                and (lower[j] not in ("um", "uma") or after_symbol or j > i)
+                # "um" is an article unless it is part of a number: "um vírgula cinco" is "1,5".
+                and (
+                    lower[j] not in ("um", "uma")
+                    or after_symbol
+                    or j > i
+                    or _decimal_part(words, lower, j + 1) is not None
+                )
             )
             or (
                 lower[j] == "e"
@@ -187,8 +224,14 @@ def _elements(words: list[_Word]) -> list[_Element | None]:
                 break
             j += 1
         if j > i and lower[j - 1] != "e":
-            group = [w.text for w in words[i:j]]
-            elements.append(_Element("number", _digits(group), i, j - 1, technical=True))
+            value = _digits([w.text for w in words[i:j]])
+            decimal = None if words[j - 1].closes else _decimal_part(words, lower, j)
+            if decimal:
+                fraction, j = decimal
+                value = f"{value},{fraction}"
+            elements.append(
+                _Element("number", value, i, j - 1, technical=True, decimal=decimal is not None)
+            )
             i = j
             continue
         j = i
@@ -294,13 +337,18 @@ def _render(run: list[_Element], program: str | None) -> str:
         run[0].value if run[0].kind == "atom" and _is_command(run[0].value) else None
     )
     slash_options = program is not None and _takes_slash_options(program)
+    # A percentage in prose keeps the pt-BR decimal comma ("99,9%"); anywhere else a decimal is
+    # a technical value and takes a point ("timeout igual zero vírgula cinco" → "timeout=0.5").
+    prose = all(e.value in _CLOSING for e in run if e.kind == "symbol")
     out = ""
     option = False  # the atom being written is an option ("-la", "--force")
     previous: _Element | None = None
     for index, element in enumerate(run):
         following = run[index + 1] if index + 1 < len(run) else None
         if element.kind != "symbol":
-            out += element.value
+            out += (
+                element.value if prose or not element.decimal else element.value.replace(",", ".")
+            )
             previous = element
             continue
         sym = element.value
@@ -344,12 +392,22 @@ def _render(run: list[_Element], program: str | None) -> str:
 def _standalone_edits(
     words: list[_Word], elements: list[_Element | None]
 ) -> list[tuple[int, int, str]]:
-    """Outside runs: spelled words ("s s h" → "ssh") and numbers after a cue ("porta oito mil")."""
+    """Outside runs: spelled words ("s s h" → "ssh"), numbers after a cue ("porta oito mil") or a
+    flag ("traço n cem"), and decimals, with the pt-BR comma ("noventa e nove vírgula nove" → "99,9")."""
     cues = lexicon.words("pt", "spoken_number_cues")
     edits = []
-    for element in elements:
+    for index, element in enumerate(elements):
         if element is None:
             continue
+        # A number word after a flag is the flag's value: "ulimit traço n sessenta e cinco mil".
+        flag_value = (
+            element.kind == "number"
+            and index >= 2
+            and _is_flag(elements[index - 1])
+            and elements[index - 2] is not None
+            and elements[index - 2].value == "-"
+            and not words[element.first - 1].closes
+        )
         spelled = element.kind == "spelled" and element.last - element.first >= 2
         cue = words[element.first - 1] if element.first > 0 else None
         cued = (
@@ -358,7 +416,7 @@ def _standalone_edits(
             and cue.text.lower() in cues
             and not cue.closes
         )
-        if spelled or cued:
+        if spelled or cued or flag_value or element.decimal:
             edits.append((words[element.first].start, words[element.last].end, element.value))
     return edits
 

@@ -13,7 +13,13 @@ import dagster as dg
 from techne_assets.adapters.reporting import report_check_failed
 from techne_assets.core.partition_keys import reference_for
 from techne_assets.defs.resources import NotifierResource, TrackingResource
-from techne_assets.defs.run_report import LAUNCHED_BY_TAG, PARTITION_TAG, VIDEO_KEY_TAG, report_run
+from techne_assets.defs.run_report import (
+    LAUNCHED_BY_TAG,
+    PARTITION_TAG,
+    VIDEO_KEY_TAG,
+    record_start,
+    report_run,
+)
 
 CHECK_EVENTS_PER_TICK = 200
 
@@ -27,11 +33,9 @@ def _is_ours(run: dg.DagsterRun) -> bool:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="A video run started: its tracking record, STARTED.",
 )
-def run_started_sensor(
-    context: dg.RunStatusSensorContext, tracking: TrackingResource, notifier: NotifierResource
-) -> None:
+def run_started_sensor(context: dg.RunStatusSensorContext, tracking: TrackingResource) -> None:
     if _is_ours(context.dagster_run):
-        report_run(context.instance, context.dagster_run, tracking, notifier)
+        record_start(context.instance, context.dagster_run, tracking)
 
 
 @dg.run_status_sensor(

@@ -125,7 +125,6 @@ class CannedAnswers:
                 "title": f"Procedimento: {_title(steps[0][1], 5)}", "start": steps[0][0].at,
                 "end": steps[-1][0].at,
                 "steps": [{"text": command, "evidence": [line.sid]} for line, command in steps],
-                "evidence": [line.sid for line, _ in steps],
             })
         # At most one item of each kind per topic, as a model summarizes a dense stretch.
         found: set[str] = set()

@@ -186,7 +186,15 @@ class ExtractedStep(Evidenced):
     )
 
 
+def _evidence_in_steps(schema: dict[str, Any]) -> None:
+    # A procedure rests on its steps' evidence (the evidence rule falls back to it): asking for
+    # it again at the procedure level is output paid for nothing.
+    schema["required"] = [name for name in schema.get("required", []) if name != "evidence"]
+
+
 class ExtractedProcedure(Spanned):
+    model_config = ConfigDict(json_schema_extra=_evidence_in_steps)
+
     title: str
     prerequisites: list[str] = Field(default_factory=list)
     steps: list[ExtractedStep] = Field(default_factory=list)

@@ -21,18 +21,18 @@ from techne_assets.core.writing.extraction import parse_timestamp
 # The nested lists of a note that get their own ids, and the letter of each.
 NESTED_LISTS = {"key_points": "k", "decisions": "d", "steps": "s", "warnings": "w"}
 # Fields of a note or entry that describe it, not the item written from it.
-_NOT_COPIED = ("id", "tipo", "trecho", "sources", "notes")
+_NOT_COPIED = ("id", "tipo", "sources", "notes")
 
 
 def numbered_notes(kinds_per_chunk: list[dict[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
-    """Every extracted item of every chunk as a note `{"id": "N7", "tipo": kind, "trecho": n, …}`,
+    """Every extracted item of every chunk as a note `{"id": "N7", "tipo": kind, …}`,
     its nested key points, decisions, steps and warnings numbered `N7.k1`, `N7.s2`…"""
     notes = []
-    for chunk, kinds in enumerate(kinds_per_chunk, 1):
+    for kinds in kinds_per_chunk:
         for kind, items in kinds.items():
             for item in items:
                 note_id = f"N{len(notes) + 1}"
-                note = {"id": note_id, "tipo": kind, "trecho": chunk, **without_empty(item)}
+                note = {"id": note_id, "tipo": kind, **without_empty(item)}
                 for field, letter in NESTED_LISTS.items():
                     if isinstance(note.get(field), list):
                         note[field] = [
@@ -103,7 +103,7 @@ def outline_filled(
                 entries.append(entry)
                 continue
             members = [notes[sid] for sid in entry.get("sources") or [] if sid in notes]
-            evidence = list(dict.fromkeys(sid for note in members for sid in note.get("evidence") or []))
+            evidence = list(dict.fromkeys(sid for note in members for sid in _evidence_of(note)))
             times = [segment_time(sid) for sid in evidence]
             starts = [n["start"] for n in members if n.get("start")] or [t for t in times if t is not None]
             ends = [n["end"] for n in members if n.get("end")] or [t for t in times if t is not None]
@@ -118,3 +118,8 @@ def outline_filled(
         result[kind] = entries
     return result
 
+
+
+def _evidence_of(note: dict[str, Any]) -> list[str]:
+    """A note's evidence, or its steps' when it names none itself (a procedure may not)."""
+    return note.get("evidence") or [sid for step in note.get("steps") or [] for sid in step.get("evidence") or []]

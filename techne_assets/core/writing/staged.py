@@ -217,7 +217,7 @@ class _Run(ModelCalls):
             review_questions = lecture and request.group == "reference"
             counts = dict(request.counts)
             if review_questions:
-                counts["questions"] = counts.get("questions", 0) + 8
+                counts["review_questions"] = 8
             budget = budgets.group_budget(
                 counts, cap, with_summary=request.group == "summary_topics" and request.part == 1
             )

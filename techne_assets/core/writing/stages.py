@@ -124,7 +124,7 @@ def listed_entries(extractions: list[ChunkExtraction]) -> dict[str, list[dict[st
 
 
 # What the merge needs of each note to deduplicate and order it (it answers with note ids).
-MERGE_FIELDS = ("id", "trecho", "title", "start", "end", "root_cause")
+MERGE_FIELDS = ("id", "title", "start", "end", "root_cause")
 MERGED_NOTE_KINDS = ("topics", "procedures", "problems")
 
 

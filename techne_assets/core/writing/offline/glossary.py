@@ -125,7 +125,8 @@ class _Definitions:
         escaped = re.escape(term)
         # The term opens the sentence, or the clause after an introduction ("Pra quem não
         # conhece: OOMKilled quer dizer …"); "Por isso o CloudTrail é o lugar…" is no definition.
-        lead = rf"^(?:[^,:;]{{0,40}}[,:;]\s+)?(?:(?:{_NOT_SUBJECT[analysis.lang]})\s+)?"
+        # A connective may open it too: "E o SLO é o objetivo que a gente define …".
+        lead = rf"^(?:[^,:;]{{0,40}}[,:;]\s+)?(?:(?:e|and)\s+)?(?:(?:{_NOT_SUBJECT[analysis.lang]})\s+)?"
         tail = (
             rf"(?:\s+(?:de|do|da|dos|das|of)\s+[^\s,]+)?\s+(?:(?:{self.verbs})\s+\S"
             # after the copula, a predicate of four words or more: "é um pooler de conexões
