@@ -3,11 +3,13 @@
 1. clean and segment, no model: `chunk_transcript`; each segment gets its id (`s0412`);
 2. one extraction call per chunk, all in parallel, each forced to answer through
    `registrar_extracao` → `ChunkExtraction`; items without valid evidence are dropped;
-3. one merge call → `Outline` (topics, procedures, problems without duplicates); questions,
-   action items, references and terms are listed from the extractions without a model;
+3. one merge call → `Outline` (topics, procedures, problems without duplicates), answered as
+   the ids of the extraction notes each entry joins (sources.py); questions, action items,
+   references and terms are listed from the extractions without a model;
 4. the section groups in parallel (summary + topics, procedures, troubleshooting, Q&A +
    action items + references + glossary), each with an output budget derived from the entries
-   it must cover, split into parts when that passes the model's output limit;
+   it must cover, split into parts when that passes the model's output limit; unchanged notes
+   and listed entries are named by id, not restated, and filled in before validation;
 5. deterministic rules: evidence (core/evidence.py), typing of procedure content (warnings and
    injected speech are never steps, destructive commands get a caution);
 6. one review call that answers with an edit list (review_edits.py), applied without a model;
