@@ -30,6 +30,8 @@ _MODEL_WRITER_MODULES = (
     "techne_assets.core.writing.stages",
     "techne_assets.core.writing.budgets",
     "techne_assets.core.writing.review_edits",
+    "techne_assets.core.writing.sources",
+    "techne_assets.core.evidence",
 )
 _OFFLINE_WRITER_MODULES = ("techne_assets.core.writing.offline", "techne_assets.core.text_rules")
 _TOOLS_MODULE = "techne_assets.core.writing.staged"
