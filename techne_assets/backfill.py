@@ -50,7 +50,7 @@ def plan_archive(
 ) -> BackfillPlan:
     """Partition keys of the stored videos under `prefix` modified at or after `since` that
     still need a run, and the videos skipped with their reason."""
-    storage = storage_from_uri(settings.input_uri)
+    storage = storage_from_uri(settings.input_uri, settings.aws_region)
     busy = busy_partitions(instance)
     materialized = materialized_partitions(instance)
     keys: list[str] = []

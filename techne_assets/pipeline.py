@@ -115,8 +115,8 @@ def process_video(
     settings = settings.model_copy(update=updates)
 
     # Refused before any work is paid for, not after the document is written.
-    storage_from_uri(settings.output_uri).check_writable()
-    storage_from_uri(settings.store_uri).check_writable()
+    storage_from_uri(settings.output_uri, settings.aws_region).check_writable()
+    storage_from_uri(settings.store_uri, settings.aws_region).check_writable()
     partition_key = partition_key_for(reference)
     instance = instance or dg.DagsterInstance.get()
     instance.add_dynamic_partitions(videos_partitions.name, [partition_key])

@@ -59,9 +59,24 @@ FAULTS: dict[str, tuple[str, list[str]]] = {
             "tests/test_publishing.py::test_s3_dropped_upload_mid_republication_readers_see_the_old_version_whole",
         ],
     ),
-    "Process killed mid-draft": (
-        "run monitoring marks the run failed; the run retry resumes from the failed step",
+    "Process killed while draft waits for a Bedrock slot": (
+        "run monitoring marks the run failed and frees its pool claim; the run retry resumes from "
+        "the failed step",
         ["tests/test_e2e_dagster_dev.py::test_killed_run_is_retried_from_failure_without_transcribing_again"],
+    ),
+    "Process killed mid-draft (inside a model call)": (
+        "the run is marked failed; its one retry redoes draft onward, not the transcript; only the "
+        "retry publishes, once; the retry's record names its parent, and a late STARTED record "
+        "never replaces the killed run's FAILED one",
+        [
+            "tests/test_e2e_killed_steps.py::test_process_killed_mid_draft_is_retried_from_draft",
+            "tests/test_tracking.py::test_a_late_started_record_never_replaces_a_final_one",
+        ],
+    ),
+    "Process killed mid-document (rendering frames)": (
+        "the run is marked failed; its one retry redoes document and publication only; exactly "
+        "one document is published, by the retry",
+        ["tests/test_e2e_killed_steps.py::test_process_killed_mid_document_is_retried_from_document"],
     ),
     "Daemon restarted mid-backfill": (
         "the backfill and its queued runs resume; no video gets a second run",

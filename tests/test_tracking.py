@@ -117,6 +117,18 @@ def test_updates_that_cannot_apply_are_refused(tracker):
     assert tracker.get("run-4").status == RunStatus.STARTED
 
 
+def test_a_late_started_record_never_replaces_a_final_one(tracker, clock):
+    """The started sensor can write after the failure sensor of the same (killed) run."""
+    started = tracker.start("run-8", "call.mp4", "call")
+    clock.advance(3)
+    failed = tracker.update("run-8", status=RunStatus.FAILED, error="run: process killed")
+    assert tracker.put_new(started) is False
+    assert tracker.get("run-8") == failed
+    fresh = started.model_copy(update={"execution_id": "run-9"})
+    assert tracker.put_new(fresh) is True
+    assert tracker.get("run-9").status == RunStatus.STARTED
+
+
 def test_a_retry_counts_its_attempt_from_its_parent(tracker, clock):
     tracker.start("run-5", "call.mp4", "call")
     clock.advance(1)

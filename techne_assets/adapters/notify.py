@@ -50,12 +50,13 @@ class LogFileNotifier:
 class SnsNotifier:
     """Publishes to an SNS topic; attributes become message attributes."""
 
-    def __init__(self, topic_arn: str):
+    def __init__(self, topic_arn: str, region: str | None = None):
         self.topic_arn = topic_arn
+        self.region = region
 
     @cached_property
     def _client(self):
-        return boto3.client("sns")
+        return boto3.client("sns", region_name=self.region)
 
     def send(self, notification: Notification) -> str:
         attributes = {
@@ -74,12 +75,14 @@ class SnsNotifier:
         return response["MessageId"]
 
 
-def notifier_for(profile: str, state_dir: str, topic_arn: str | None) -> Notifier:
+def notifier_for(
+    profile: str, state_dir: str, topic_arn: str | None, region: str | None = None
+) -> Notifier:
     """aws: the SNS topic `topic_arn`; local: `notifications.log` in `state_dir`."""
     if profile == "aws":
         if not topic_arn:
             raise InputError(
                 "TECHNE_NOTIFY_TOPIC_ARN", "the aws profile needs the SNS topic for notifications"
             )
-        return SnsNotifier(topic_arn)
+        return SnsNotifier(topic_arn, region)
     return LogFileNotifier(Path(state_dir) / "notifications.log")

@@ -132,12 +132,13 @@ def video_source(reference: str, input_storage: Storage) -> tuple[Storage, str]:
         bucket, _, key = reference.removeprefix("s3://").partition("/")
         if not bucket or not key:
             raise InputError(reference, "expected s3://bucket/key of a video object")
-        return S3Storage(bucket), key
+        # The outside bucket is read with the input's client settings (same account and region).
+        return S3Storage(bucket, region=getattr(input_storage, "region", None)), key
     path = Path(reference)
     return LocalStorage(path.parent), path.name
 
 
-def storage_from_uri(uri: str) -> Storage:
+def storage_from_uri(uri: str, region: str | None = None) -> Storage:
     """`s3://bucket/prefix/` → S3Storage; a folder path (or file:// URI) → LocalStorage.
 
     Nothing is created here: a local output, store or scratch folder appears on the first write, and a
@@ -147,7 +148,7 @@ def storage_from_uri(uri: str) -> Storage:
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
         if not bucket:
             raise InputError(uri, "no bucket in the S3 URI")
-        return S3Storage(bucket, prefix)
+        return S3Storage(bucket, prefix, region=region)
     return LocalStorage(Path(uri.removeprefix("file://")))
 
 
@@ -369,11 +370,13 @@ def _error_code(error: ClientError) -> str:
 class S3Storage:
     """An S3 bucket and key prefix; endpoint and credentials come from boto3's standard config.
 
-    `client` replaces the boto3 S3 client (tests wrap it to inject faults).
+    `client` replaces the boto3 S3 client (tests wrap it to inject faults); `region` is the
+    client's region (unset: boto3's own configuration).
     """
 
-    def __init__(self, bucket: str, prefix: str = "", client=None):
+    def __init__(self, bucket: str, prefix: str = "", client=None, region: str | None = None):
         self.bucket = bucket
+        self.region = region
         stripped = prefix.strip("/")
         self.prefix = f"{stripped}/" if stripped else ""
         self.root_uri = f"s3://{bucket}/{self.prefix}"
@@ -382,7 +385,7 @@ class S3Storage:
 
     @cached_property
     def _client(self):
-        return boto3.client("s3")
+        return boto3.client("s3", region_name=self.region)
 
     def _key(self, key: str) -> str:
         # Any non-empty string is an S3 key ("a//b" and "a/./b" included): no path rules here.

@@ -86,6 +86,12 @@ class Tracker(Protocol):
         """Writes a whole record (the run-status sensors build it from the run's own events)."""
         ...
 
+    def put_new(self, record: RunRecord) -> bool:
+        """Writes `record` only if its run has no record yet, atomically; False if it had one.
+        The started sensor may run after (or alongside) a final sensor of the same run: its
+        STARTED record must never replace a FAILED or COMPLETED one."""
+        ...
+
     def get(self, execution_id: str) -> RunRecord | None: ...
 
     def for_video(self, video_key: str) -> list[RunRecord]:
@@ -201,6 +207,15 @@ class SqliteTracker:
             self._save(connection, record)
         return record
 
+    def put_new(self, record: RunRecord) -> bool:
+        with self._transaction() as connection:
+            cursor = connection.execute(
+                "INSERT OR IGNORE INTO runs (execution_id, video_key, started_at, record)"
+                " VALUES (?, ?, ?, ?)",
+                (record.execution_id, record.video_key, record.started_at, record.model_dump_json()),
+            )
+        return cursor.rowcount == 1
+
     def get(self, execution_id: str) -> RunRecord | None:
         with self._connection() as connection:
             row = connection.execute(
@@ -240,13 +255,14 @@ class DynamoTracker:
     may take a little while to appear there (`get` is strongly consistent).
     """
 
-    def __init__(self, table_name: str, clock: Clock = utc_now):
+    def __init__(self, table_name: str, clock: Clock = utc_now, region: str | None = None):
         self.table_name = table_name
         self._clock = clock
+        self.region = region
 
     @cached_property
     def _table(self):
-        return boto3.resource("dynamodb").Table(self.table_name)
+        return boto3.resource("dynamodb", region_name=self.region).Table(self.table_name)
 
     def ensure_table(self) -> None:
         """Creates the table and its index (on-demand billing) if missing; for tests and dev."""
@@ -315,6 +331,18 @@ class DynamoTracker:
         self._table.put_item(Item=_to_dynamo(record.model_dump(mode="json")))
         return record
 
+    def put_new(self, record: RunRecord) -> bool:
+        try:
+            self._table.put_item(
+                Item=_to_dynamo(record.model_dump(mode="json")),
+                ConditionExpression="attribute_not_exists(execution_id)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
     def get(self, execution_id: str) -> RunRecord | None:
         item = self._table.get_item(Key={"execution_id": execution_id}, ConsistentRead=True).get(
             "Item"
@@ -337,12 +365,14 @@ class DynamoTracker:
             arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def tracker_for(profile: str, state_dir: str, tracking_table: str | None) -> Tracker:
+def tracker_for(
+    profile: str, state_dir: str, tracking_table: str | None, region: str | None = None
+) -> Tracker:
     """aws: the DynamoDB table `tracking_table`; local: `tracking.sqlite3` in `state_dir`."""
     if profile == "aws":
         if not tracking_table:
             raise InputError(
                 "TECHNE_TRACKING_TABLE", "the aws profile needs the DynamoDB tracking table"
             )
-        return DynamoTracker(tracking_table)
+        return DynamoTracker(tracking_table, region=region)
     return SqliteTracker(Path(state_dir) / "tracking.sqlite3")

@@ -186,6 +186,7 @@ class AmazonTranscribeTranscriber:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         scratch_dir: Path | None = None,
+        region: str | None = None,
     ):
         if not scratch_storage.root_uri.startswith("s3://"):
             raise ValueError(
@@ -206,11 +207,12 @@ class AmazonTranscribeTranscriber:
         self._sleep = sleep
         self._clock = clock
         self.scratch_dir = scratch_dir
+        self.region = region
 
     @property
     def client(self):
         if self._client is None:
-            self._client = boto3.client("transcribe")
+            self._client = boto3.client("transcribe", region_name=self.region)
         return self._client
 
     def transcribe(self, video: VideoInfo, media_url: str, *, job_key: str) -> Transcript:

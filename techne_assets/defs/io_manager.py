@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import dagster as dg
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 from techne_assets.adapters.storage import Storage, storage_from_uri
 from techne_assets.core.partition_keys import storage_prefix
@@ -16,9 +16,15 @@ class PydanticJsonIOManager(dg.ConfigurableIOManager):
     """One JSON file per asset and partition: readable by people, reloadable by later steps."""
 
     store_uri: str
+    aws_region: str | None = None
+
+    _store: Storage | None = PrivateAttr(default=None)
 
     def _storage(self) -> Storage:
-        return storage_from_uri(self.store_uri)
+        # One storage (and one boto3 client) per process, not one per step.
+        if self._store is None:
+            self._store = storage_from_uri(self.store_uri, self.aws_region)
+        return self._store
 
     @staticmethod
     def _key(context: dg.OutputContext | dg.InputContext) -> str:

@@ -31,12 +31,13 @@ class StorageResource(dg.ConfigurableResource):
     """A folder or an s3://bucket/prefix/."""
 
     uri: str
+    aws_region: str | None = setting_default("aws_region")
 
     _storage: Storage | None = PrivateAttr(default=None)
 
     def get(self) -> Storage:
         if self._storage is None:
-            self._storage = storage_from_uri(self.uri)
+            self._storage = storage_from_uri(self.uri, self.aws_region)
         return self._storage
 
 
@@ -60,13 +61,14 @@ class TranscriberResource(dg.ConfigurableResource):
     whisper_cache_dir: str | None = None
     whisper_download: bool = True
     whisper_vad_filter: bool = True
+    aws_region: str | None = setting_default("aws_region")
 
     def get(self, progress: ProgressReport | None = None) -> Transcriber:
         """`progress` receives Whisper's progress lines (the asset routes them to its run log)."""
         if self.kind in ("captions", "auto"):
             captions = Path(self.captions_path) if self.captions_path else None
             caption_transcriber = CaptionTranscriber(
-                storage_from_uri(self.input_uri), captions_path=captions
+                storage_from_uri(self.input_uri, self.aws_region), captions_path=captions
             )
             if self.kind == "captions":
                 return caption_transcriber
@@ -75,13 +77,14 @@ class TranscriberResource(dg.ConfigurableResource):
         if self.kind == "whisper":
             return self._whisper(progress)
         return AmazonTranscribeTranscriber(
-            storage_from_uri(self.scratch_uri),
+            storage_from_uri(self.scratch_uri, self.aws_region),
             language=self.language,
             identify_language=self.identify_language,
             max_speakers=self.max_speakers,
             vocabulary=self.vocabulary,
             timeout_seconds=self.timeout_seconds,
             max_part_seconds=self.max_part_seconds,
+            region=self.aws_region,
         )
 
     def _whisper(self, progress: ProgressReport | None) -> WhisperTranscriber:
@@ -95,7 +98,9 @@ class TranscriberResource(dg.ConfigurableResource):
             download=self.whisper_download,
             vad_filter=self.whisper_vad_filter,
         )
-        return WhisperTranscriber(storage_from_uri(self.store_uri), options, progress=progress)
+        return WhisperTranscriber(
+            storage_from_uri(self.store_uri, self.aws_region), options, progress=progress
+        )
 
 
 class WriterResource(dg.ConfigurableResource):
@@ -106,6 +111,7 @@ class WriterResource(dg.ConfigurableResource):
     chunk_max_tokens: int = setting_default("chunk_max_tokens")
     chunk_overlap_tokens: int = setting_default("chunk_overlap_tokens")
     reuse_replies: bool = True
+    aws_region: str | None = setting_default("aws_region")
 
     def get(self, bedrock: BedrockResource, on_call: CallObserver | None = None) -> Writer:
         """`on_call` hears the usage of every paid model call as soon as it returns."""
@@ -115,7 +121,11 @@ class WriterResource(dg.ConfigurableResource):
             max_output_tokens=bedrock.max_output_tokens,
             chunk_max_tokens=self.chunk_max_tokens,
             chunk_overlap_tokens=self.chunk_overlap_tokens,
-            reply_cache=StorageReplyCache(storage_from_uri(self.store_uri)) if self.reuse_replies else None,
+            reply_cache=(
+                StorageReplyCache(storage_from_uri(self.store_uri, self.aws_region))
+                if self.reuse_replies
+                else None
+            ),
             on_call=on_call,
         )
 
@@ -135,12 +145,15 @@ class TrackingResource(dg.ConfigurableResource):
     profile: Literal["local", "aws"] = setting_default("profile")
     state_dir: str = setting_default("state_dir")
     tracking_table: str | None = setting_default("tracking_table")
+    aws_region: str | None = setting_default("aws_region")
 
     _tracker: Tracker | None = PrivateAttr(default=None)
 
     def get(self) -> Tracker:
         if self._tracker is None:
-            self._tracker = tracker_for(self.profile, self.state_dir, self.tracking_table)
+            self._tracker = tracker_for(
+                self.profile, self.state_dir, self.tracking_table, self.aws_region
+            )
         return self._tracker
 
 
@@ -152,12 +165,15 @@ class NotifierResource(dg.ConfigurableResource):
     topic_arn: str | None = setting_default("notify_topic_arn")
     ui_base_url: str = setting_default("ui_base_url")
     environment: str = setting_default("environment")
+    aws_region: str | None = setting_default("aws_region")
 
     _notifier: Notifier | None = PrivateAttr(default=None)
 
     def get(self) -> Notifier:
         if self._notifier is None:
-            self._notifier = notifier_for(self.profile, self.state_dir, self.topic_arn)
+            self._notifier = notifier_for(
+                self.profile, self.state_dir, self.topic_arn, self.aws_region
+            )
         return self._notifier
 
     def run_url(self, run_id: str) -> str:
@@ -183,12 +199,13 @@ class QualityResource(dg.ConfigurableResource):
 
 
 def build_resources(settings: Settings, *, captions_path: str | None = None) -> dict[str, object]:
+    region = settings.aws_region
     return {
-        "io_manager": PydanticJsonIOManager(store_uri=settings.store_uri),
-        "input_storage": StorageResource(uri=settings.input_uri),
-        "output_storage": StorageResource(uri=settings.output_uri),
+        "io_manager": PydanticJsonIOManager(store_uri=settings.store_uri, aws_region=region),
+        "input_storage": StorageResource(uri=settings.input_uri, aws_region=region),
+        "output_storage": StorageResource(uri=settings.output_uri, aws_region=region),
         # Durable: the rendered documents wait here for their checks before publication.
-        "asset_store": StorageResource(uri=settings.store_uri),
+        "asset_store": StorageResource(uri=settings.store_uri, aws_region=region),
         "transcriber": TranscriberResource(
             kind=settings.transcriber,
             input_uri=settings.input_uri,
@@ -209,16 +226,21 @@ def build_resources(settings: Settings, *, captions_path: str | None = None) -> 
             whisper_cache_dir=settings.whisper_cache_dir,
             whisper_download=settings.whisper_download,
             whisper_vad_filter=settings.whisper_vad_filter,
+            aws_region=region,
         ),
         "writer": WriterResource(
             kind=settings.writer,
             store_uri=settings.store_uri,
             chunk_max_tokens=settings.chunk_max_tokens,
             chunk_overlap_tokens=settings.chunk_overlap_tokens,
+            aws_region=region,
         ),
         "bedrock": BedrockResource.from_settings(settings),
         "tracking": TrackingResource(
-            profile=settings.profile, state_dir=settings.state_dir, tracking_table=settings.tracking_table
+            profile=settings.profile,
+            state_dir=settings.state_dir,
+            tracking_table=settings.tracking_table,
+            aws_region=region,
         ),
         "notifier": NotifierResource(
             profile=settings.profile,
@@ -226,6 +248,7 @@ def build_resources(settings: Settings, *, captions_path: str | None = None) -> 
             topic_arn=settings.notify_topic_arn,
             ui_base_url=settings.ui_base_url,
             environment=settings.environment,
+            aws_region=region,
         ),
         "publication": PublicationResource(
             video_url_template=settings.video_url_template,

@@ -154,12 +154,13 @@ def build_record(
 
 def record_start(instance: dg.DagsterInstance, run: dg.DagsterRun, tracking: TrackingResource) -> None:
     """The STARTED record of a run not yet tracked. The started sensor may see a run only after
-    it ended; the final record (and its one notification) is then the final sensors' alone."""
+    it ended, even while a final sensor writes it; the final record (and its one notification)
+    is then the final sensors' alone, hence the write-if-absent."""
     tracker = tracking.get()
     if tracker.get(run.run_id) is not None:
         return
     record = build_record(instance, run, tracking)
-    tracker.put(record.model_copy(
+    tracker.put_new(record.model_copy(
         update={"status": RunStatus.STARTED, "finished_at": None, "duration_seconds": None, "error": None}
     ))
 

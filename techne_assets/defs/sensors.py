@@ -128,7 +128,8 @@ def inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     settings = get_settings()
     if settings.sensor_mode != "list":
         return dg.SensorResult(skip_reason=f"TECHNE_SENSOR_MODE={settings.sensor_mode}: s3_events_sensor is in charge")
-    inputs, work = storage_from_uri(settings.input_uri), storage_from_uri(settings.store_uri)
+    inputs = storage_from_uri(settings.input_uri, settings.aws_region)
+    work = storage_from_uri(settings.store_uri, settings.aws_region)
     cursor = InboxCursor.model_validate_json(context.cursor) if context.cursor else InboxCursor()
     seen = load_seen(work, cursor, context.log)
     now = datetime.now(UTC)
@@ -179,6 +180,6 @@ def s3_events_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         for e in batch.events
         if e.key.startswith(prefix) and is_video(e.key, settings.video_extensions)
     ]
-    requests, _, _ = _select(context, settings, storage_from_uri(settings.input_uri), objects)
+    requests, _, _ = _select(context, settings, storage_from_uri(settings.input_uri, settings.aws_region), objects)
     cursor = json.dumps({"last_batch": len(batch.events), "rejected": len(batch.rejected)})
     return _result(context, requests, cursor, "no S3 events for new videos")
