@@ -11,34 +11,31 @@ from pydantic import BaseModel, Field
 from techne_assets.core.partition_keys import storage_prefix
 
 
-class RenderedDocument(BaseModel):
+class _DocumentFacts(BaseModel):
+    """What the rendered and the published document both say about themselves."""
+
+    partition_key: str
+    markdown: str = Field(description="the Markdown, read by the asset checks")
+    screenshots: list[str] = Field(default_factory=list)
+    dropped_duplicate_frames: list[float] = Field(default_factory=list)
+    cost_usd: float = 0.0
+    media_duration: float | None = None
+    writer: str
+    truncated_stages: list[str] = Field(
+        default_factory=list, description="writer stages that hit their output limit"
+    )
+
+
+class RenderedDocument(_DocumentFacts):
     """What the `document` asset rendered into the asset store; checked before publication."""
 
-    partition_key: str
     files: dict[str, str] = Field(description="file name → key in the asset store")
-    markdown: str = Field(description="the rendered Markdown, read by the asset checks")
-    screenshots: list[str] = Field(default_factory=list)
-    dropped_duplicate_frames: list[float] = Field(default_factory=list)
-    cost_usd: float = 0.0
-    media_duration: float | None = None
-    writer: str
-    truncated_stages: list[str] = Field(
-        default_factory=list, description="writer stages that hit their output limit"
-    )
 
 
-class PublishedDocument(BaseModel):
-    partition_key: str
+class PublishedDocument(_DocumentFacts):
+    """The checked document, copied to the output location as one version behind its manifest."""
+
     uris: dict[str, str] = Field(description="file name → URI in the output storage")
-    markdown: str = Field(description="the published Markdown, kept for the asset checks")
-    screenshots: list[str] = Field(default_factory=list)
-    dropped_duplicate_frames: list[float] = Field(default_factory=list)
-    cost_usd: float = 0.0
-    media_duration: float | None = None
-    writer: str
-    truncated_stages: list[str] = Field(
-        default_factory=list, description="writer stages that hit their output limit"
-    )
 
     @property
     def markdown_uri(self) -> str:
