@@ -274,6 +274,7 @@ def test_auto_prefers_the_captions_beside_the_video(speech_video, tmp_path):
         ("small", {"download": False}, "model not found in"),
         (str(MODEL), {"device": "cuda"}, "no cuda device available"),
     ],
+    ids=["missing-folder", "not-a-model", "size-not-cached", "cuda-unavailable"],
 )
 def test_configuration_errors_name_the_setting_and_the_reason(
     speech_video, tmp_path, model, changes, reason
