@@ -54,6 +54,7 @@ bench: setup
 	$(PYTHON) benchmarks/bench_offline_pipeline.py
 	$(PYTHON) benchmarks/bench_bedrock_quota.py
 	$(PYTHON) benchmarks/bench_model_phase.py
+	$(PYTHON) benchmarks/bench_batch_backfill.py
 	$(PYTHON) benchmarks/bench_sensor.py
 	$(PYTHON) benchmarks/bench_whisper.py
 	$(PYTHON) benchmarks/bench_text_core.py

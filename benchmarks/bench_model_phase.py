@@ -11,7 +11,7 @@ follows what the call must cover.
 
 Request shapes:
 - "compact": each extraction gets its own chunk plus a compact call-wide context as the
-  shared (cached) prefix; all extractions run at once;
+  shared (cached) prefix; the extractions run in waves the quota admits at once;
 - "transcript": the whole transcript is the cached prefix of every call; the first extraction
   runs alone to write the cache.
 
@@ -60,9 +60,11 @@ class PhaseRun:
     throttles: int
     extraction_reservation: int
     peak_parallel_extractions: int
-    last_extraction_admitted: float
-    late_extractions: int
     extraction_quota_need: int
+    chunk_tokens: list[int]
+    first_wave_reservation: int
+    # simulated seconds from the first admission: (stage, first admitted, last answered)
+    stages: list[tuple[str, float, float]]
 
 
 def latency_of(call: AdmittedCall) -> float:
@@ -103,7 +105,11 @@ def run_phase(transcript: Transcript, shape: str) -> PhaseRun:
             simulator, DEFAULT_MODEL_ID, Settings().price_for(DEFAULT_MODEL_ID),
             max_output_tokens=Settings().bedrock_max_output_tokens,
         )
-        writer = StagedModelWriter(client, max_parallel_calls=MAX_PARALLEL_CALLS, request_shape=shape)
+        writer = StagedModelWriter(
+            client, max_parallel_calls=MAX_PARALLEL_CALLS, request_shape=shape,
+            chunk_max_tokens=Settings().chunk_max_tokens,
+            tokens_per_minute=TOKENS_PER_MINUTE, output_burndown=OUTPUT_BURNDOWN,
+        )
         started = time.perf_counter()
         draft = writer.write(
             transcript, WritingContext(source_name="synthetic-3h.mp4", media_duration=transcript.spoken_end)
@@ -121,11 +127,32 @@ def run_phase(transcript: Transcript, shape: str) -> PhaseRun:
         throttles=throttles,
         extraction_reservation=max(c.reserved_tokens for c in extractions),
         peak_parallel_extractions=peak_overlap(extractions),
-        last_extraction_admitted=(max(c.admitted_at for c in extractions) - calls[0].admitted_at) / TIME_SCALE,
-        # admitted half a minute or more after the first: waiting for quota, not for a thread
         extraction_quota_need=sum(c.reserved_tokens for c in extractions),
-        late_extractions=sum((c.admitted_at - calls[0].admitted_at) / TIME_SCALE >= 30 for c in extractions),
+        # each extraction's whole input: its chunk plus what every one of them sends
+        chunk_tokens=[c.input_tokens + c.cache_read_input_tokens + c.cache_write_input_tokens for c in extractions],
+        first_wave_reservation=sum(
+            c.reserved_tokens for c in extractions if c.admitted_at < min(e.completed_at for e in extractions)
+        ),
+        stages=stage_spans(calls),
     )
+
+
+def stage_spans(calls: list[AdmittedCall]) -> list[tuple[str, float, float]]:
+    start = calls[0].admitted_at
+    kinds = {EXTRACTION_TOOL: "extract", "registrar_roteiro": "merge", "registrar_revisao": "review"}
+    spans: dict[str, list[float]] = {}
+    for call in calls:
+        span = spans.setdefault(kinds.get(call.tool_name, "write"), [call.admitted_at, call.completed_at])
+        span[0], span[1] = min(span[0], call.admitted_at), max(span[1], call.completed_at)
+    return [(name, (a - start) / TIME_SCALE, (b - start) / TIME_SCALE) for name, (a, b) in spans.items()]
+
+
+def timeline(run: PhaseRun) -> str:
+    return ", ".join(f"{name} {first:.0f}–{last:.0f} s" for name, first, last in run.stages)
+
+
+def chunk_list(run: PhaseRun) -> str:
+    return " + ".join(f"{tokens:,}" for tokens in run.chunk_tokens)
 
 
 def minutes(seconds: float) -> str:
@@ -168,8 +195,8 @@ def main() -> None:
 Synthetic call: {transcript.word_count:,} words, {len(transcript.speakers)} speakers, \
 {format_timestamp(transcript.spoken_end)}. Converse simulator: {OUTPUT_TOKENS_PER_SECOND:g} output tokens/s + \
 {BASE_LATENCY_SECONDS:g} s per call, {REQUESTS_PER_MINUTE} requests/min, {TOKENS_PER_MINUTE:,} tokens/min, \
-output burndown {OUTPUT_BURNDOWN:g}, time scale {TIME_SCALE:g} (figures in simulated time). Writer: chunks of \
-12,000 tokens, up to {MAX_PARALLEL_CALLS} calls in parallel, budgets derived per call, default price table \
+output burndown {OUTPUT_BURNDOWN:g}, time scale {TIME_SCALE:g} (figures in simulated time). Writer: chunks planned \
+against that quota (at most {Settings().chunk_max_tokens:,} tokens), up to {MAX_PARALLEL_CALLS} calls in parallel, budgets derived per call, default price table \
 (Sonnet 4). Targets: model phase ≤ 1.3× the latency-only critical path, 0 throttles, ≤ US$ 0.80 per video. \
 Model phase: first request admitted to last answer; whole `write()` also holds the writer's own \
 CPU time (chunking, prompts, validation, grounding), which the time scale magnifies {1 / TIME_SCALE:g}×.
@@ -187,12 +214,17 @@ Output tokens (and cost) per stage:
 - Kept as the writer's default: **{best.shape}** (US$ {runs[0].draft.cost_usd:.2f} vs \
 US$ {runs[1].draft.cost_usd:.2f} per video; model phase {minutes(runs[0].phase_seconds)} vs \
 {minutes(runs[1].phase_seconds)}, compact vs transcript).
-- Why the compact phase is more than 1.3× its critical path: the extractions' quota need (all \
-inputs plus their budgets × burndown, {runs[0].extraction_quota_need:,} tokens) is more than one \
-{TOKENS_PER_MINUTE:,}-token window holds, for any chunking (the per-chunk prefix is small), so {runs[0].late_extractions} of them waited for the next window: the last extraction \
-was admitted at {runs[0].last_extraction_admitted:.0f} s. The later stages now ask only for what they \
-rewrite, so they no longer hide that wait (the previous design's phase was 391 s against a 306 s path; \
-this one's is {runs[0].phase_seconds:.0f} s against {runs[0].critical_path_seconds:.0f} s).
+- Where the compact phase's time goes (simulated seconds from the first admission, first call \
+admitted – last answer): {timeline(runs[0])}. The gaps between stages are the writer's own CPU \
+time (validation, evidence, grounding), magnified {1 / TIME_SCALE:g}× by the time scale.
+- Why a 3-hour call needs two windows: every extraction reserves its chunk plus its budget × \
+{OUTPUT_BURNDOWN:g} (about 2.5 quota tokens per transcript token), so all of them together \
+({runs[0].extraction_quota_need:,} quota tokens) never fit one {TOKENS_PER_MINUTE:,}-token window, for \
+any chunking. The extraction plan (core/writing/budgets.py) makes the first wave the largest chunks \
+of which four fit at once ({runs[0].first_wave_reservation:,} quota tokens) and cuts the rest into small \
+chunks that run as the first wave answers: chunks of {chunk_list(runs[0])} input tokens. The previous \
+design (six even chunks of 12,000 tokens, all at once) reserved 233,671 tokens: one large \
+extraction waited a whole window, for a phase of 204 s against a 126 s path (1.62×).
 - Coverage of the outline: {whole.coverage.fraction:.0%} ({whole.coverage.covered} of {whole.coverage.entries} \
 entries); items dropped for lack of evidence: {len(whole.dropped_unevidenced)}; calls cut at max_tokens: \
 {sum(c.stop_reason == "max_tokens" for c in whole.calls)}.

@@ -72,18 +72,22 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             return _fail(f"--since {args.since}: not a date (expected YYYY-MM-DD)")
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
     plan = submit_backfill(
-        get_settings(), dg.DagsterInstance.get(), prefix=args.prefix, since=since, dry_run=args.dry_run
+        get_settings(), dg.DagsterInstance.get(), prefix=args.prefix, since=since, dry_run=args.dry_run,
+        via=args.via,
     )
+    if plan.fallback_reason:
+        print(f"batch unavailable: {plan.fallback_reason}; backfilling on-demand instead")
     for skipped in plan.skipped:
         print(f"skipped {skipped.key}: {skipped.reason}")
+    through = " through Bedrock batch" if plan.writer_mode == "batch" else ""
     if args.dry_run:
         for key in plan.partition_keys:
             print(key)
-        print(f"{len(plan.partition_keys)} videos would be backfilled (dry run: nothing submitted)")
+        print(f"{len(plan.partition_keys)} videos would be backfilled{through} (dry run: nothing submitted)")
     elif plan.backfill_id is None:
         print("no videos to backfill")
     else:
-        print(f"backfill {plan.backfill_id} submitted: {len(plan.partition_keys)} videos")
+        print(f"backfill {plan.backfill_id} submitted{through}: {len(plan.partition_keys)} videos")
     return 0
 
 
@@ -149,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--prefix", default="", help="only keys starting with this prefix")
     backfill.add_argument("--since", help="only videos modified on or after this date (YYYY-MM-DD)")
     backfill.add_argument("--dry-run", action="store_true", help="list what would be backfilled")
+    backfill.add_argument(
+        "--via", choices=["on-demand", "batch"], default="on-demand",
+        help="how the drafts are written: on-demand Converse calls (default) or Bedrock batch jobs "
+        "(half the price, outside the on-demand quota; falls back to on-demand, saying why, when "
+        "batch is not configured)",
+    )
     backfill.set_defaults(handler=cmd_backfill)
 
     evaluation = sub.add_parser("eval", help="write documents for the evaluation calls and print their quality metrics")

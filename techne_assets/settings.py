@@ -108,8 +108,36 @@ class Settings(BaseSettings):
         description="JSON: model id → US$ per 1M tokens {input, output, cache_write, cache_read}",
     )
 
+    # Amazon Bedrock batch inference (archive backfills: `techne backfill --via batch`)
+    batch_role_arn: str | None = Field(
+        default=None,
+        description="the service role Bedrock assumes to read the batch input and write its output; "
+        "unset: batch is unavailable and backfills go through on-demand",
+    )
+    batch_models: list[str] = Field(
+        default_factory=lambda: [DEFAULT_MODEL_ID, "anthropic.claude-sonnet-4-20250514-v1:0"],
+        description="model ids with batch inference in this region; another model falls back to on-demand",
+    )
+    batch_min_records: int = Field(
+        default=100, ge=1, description="the model's minimum records per batch job; fewer go on-demand"
+    )
+    batch_max_partitions_per_run: int = Field(
+        default=50, ge=1, description="videos one ranged `draft` run writes (its BackfillPolicy)"
+    )
+    batch_timeout_hours: int = Field(
+        default=72, ge=24, le=168, description="how long Bedrock may take over one job before it expires"
+    )
+    batch_poll_seconds: int = Field(
+        default=300, ge=1, description="how often the batch sensor looks at the open jobs"
+    )
+    batch_prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description="JSON: model id → US$ per 1M tokens in batch; a model missing here pays half "
+        "its on-demand input and output price",
+    )
+
     # Chunking
-    chunk_max_tokens: int = Field(default=12_000, ge=200)
+    chunk_max_tokens: int = Field(default=16_000, ge=200)
     chunk_overlap_tokens: int = Field(default=0, ge=0)
 
     # boto3 reads only AWS_DEFAULT_REGION; AWS_REGION (what ECS and Lambda set) counts as well.
@@ -145,6 +173,17 @@ class Settings(BaseSettings):
         if self.writer is None:
             self.writer = "offline" if self.profile == "local" else "bedrock"
         return self
+
+    def batch_price_for(self, model_id: str) -> ModelPrice:
+        """The batch price: configured, else half the on-demand input and output price (batch
+        requests carry no prompt-cache point, so the cache prices never apply)."""
+        if model_id in self.batch_prices:
+            return self.batch_prices[model_id]
+        on_demand = self.price_for(model_id)
+        return ModelPrice(
+            input=on_demand.input / 2, output=on_demand.output / 2,
+            cache_write=on_demand.input / 2, cache_read=on_demand.input / 2,
+        )
 
     def price_for(self, model_id: str) -> ModelPrice:
         try:

@@ -342,6 +342,7 @@ query Runs($filter: RunsFilter) {
         status
         jobName
         tags { key value }
+        assetSelection { path }
       }
     }
   }

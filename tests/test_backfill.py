@@ -1,6 +1,7 @@
 """`techne backfill`: existing videos become partitions and one Dagster backfill, through the instance."""
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -138,3 +139,64 @@ def test_partitions_with_a_queued_or_running_run_are_skipped(tmp_path):
         plan = submit_backfill(settings, instance, dry_run=True)
     assert "2024/aula 03.mkv" not in plan.partition_keys
     assert ("2024/aula 03.mkv", "a run of it is queued or in progress") in [(s.key, s.reason) for s in plan.skipped]
+
+
+def batch_ready(settings: Settings) -> Settings:
+    """Batch available: the aws profile with an S3 scratch store, a service role, a listed model
+    (nothing here reaches AWS: the group is recorded in the local store)."""
+    return settings.model_copy(update={
+        "profile": "aws", "writer": "bedrock", "scratch_uri": "s3://work/scratch/",
+        "batch_role_arn": "arn:aws:iam::123456789012:role/techne-batch",
+    })
+
+
+def test_a_batch_backfill_transcribes_through_dagster_and_records_its_batch_group(tmp_path):
+    from techne_assets.adapters.batch_ledger import BatchLedger
+
+    settings = batch_ready(archive(tmp_path))
+    with dg.DagsterInstance.ephemeral() as instance:
+        plan = submit_backfill(settings, instance, via="batch")
+        backfill = instance.get_backfill(plan.backfill_id)
+        again = submit_backfill(settings, instance, via="batch", dry_run=True)
+    assert plan.writer_mode == "batch" and plan.fallback_reason is None and len(plan.partition_keys) == 3
+    targeted = backfill.asset_backfill_data.target_subset
+    assert {k.to_user_string() for k in targeted.asset_keys} == {"video", "transcript"}
+    assert backfill.tags == {"techne/launched_by": "backfill", "techne/writer_mode": "batch"}
+    ledger = BatchLedger(storage_from_uri(settings.store_uri), storage_from_uri(str(tmp_path / "scratch")))
+    group = ledger.group(plan.backfill_id)
+    assert group is not None and group.state == "transcribing" and group.pass_number == 0
+    assert group.partition_keys == plan.partition_keys and group.model_id == settings.bedrock_model_id
+    # The group's videos are busy: another backfill leaves them to it.
+    assert again.partition_keys == [] and {s.key for s in again.skipped} >= {
+        "2023/aula 01.mp4", "2023/aula [02].mov", "2024/aula 03.mkv"}
+
+
+def test_without_batch_a_batch_backfill_goes_on_demand_and_says_why(tmp_path):
+    from techne_assets.adapters.batch_ledger import BatchLedger
+
+    settings = archive(tmp_path).model_copy(update={"writer": "bedrock"})
+    with dg.DagsterInstance.ephemeral() as instance:
+        plan = submit_backfill(settings, instance, via="batch")
+        backfill = instance.get_backfill(plan.backfill_id)
+    assert plan.writer_mode == "on-demand" and "S3 scratch store" in plan.fallback_reason
+    assert "draft" in {k.to_user_string() for k in backfill.asset_backfill_data.target_subset.asset_keys}
+    assert "techne/writer_mode" not in backfill.tags
+    ledger = BatchLedger(storage_from_uri(settings.store_uri), storage_from_uri(str(tmp_path / "scratch")))
+    assert ledger.open_groups() == []
+    no_role = batch_ready(archive(tmp_path)).model_copy(update={"batch_role_arn": None})
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert "TECHNE_BATCH_ROLE_ARN" in submit_backfill(no_role, instance, via="batch", dry_run=True).fallback_reason
+
+
+def test_cli_says_in_one_line_that_batch_is_unavailable(tmp_path):
+    settings = archive(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TECHNE_")}
+    env.update(DAGSTER_HOME=str(tmp_path / "home"), TECHNE_INPUT_URI=settings.input_uri,
+               TECHNE_STORE_URI=settings.store_uri)
+    result = subprocess.run([sys.executable, "-m", "techne_assets.cli", "backfill", "--via", "batch"], env=env,
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    first, *_, last = result.stdout.strip().splitlines()
+    assert first == ("batch unavailable: the offline writer makes no model calls (TECHNE_WRITER=bedrock "
+                     "for batch); backfilling on-demand instead")
+    assert re.fullmatch(r"backfill \S+ submitted: 3 videos", last)

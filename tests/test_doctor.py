@@ -84,3 +84,55 @@ def test_aws_profile_all_green_when_the_stack_exists(aws_env):
     topic = boto3.client("sns").create_topic(Name="techne-dev")["TopicArn"]
     findings = diagnose(aws_settings(notify_topic_arn=topic), client=stubbed_factory(bedrock_ok=True))
     assert [(f.name, f.detail) for f in findings if not f.ok and f.required] == []
+
+
+BATCH_ROLE = "arn:aws:iam::123456789012:role/techne-assets-dev-bedrock-batch"
+
+
+def batch_factory(list_jobs_error: str | None = None):
+    """The Bedrock runtime as in stubbed_factory; the control plane's ListModelInvocationJobs
+    (moto has no batch jobs) stubbed to answer or to refuse with `list_jobs_error`."""
+    runtime_factory = stubbed_factory(bedrock_ok=True)
+    control = boto3.client("bedrock", region_name="us-east-1")
+    stub = Stubber(control)
+    if list_jobs_error is None:
+        stub.add_response("list_model_invocation_jobs", {"invocationJobSummaries": []}, {"maxResults": 1})
+    else:
+        stub.add_client_error("list_model_invocation_jobs", list_jobs_error,
+                              "not authorized to perform: bedrock:ListModelInvocationJobs", 403)
+    stub.activate()
+    calls: list[str] = []
+    control.meta.events.register("before-parameter-build", lambda model, **_: calls.append(model.name))
+    return (lambda service: control if service == "bedrock" else runtime_factory(service)), calls
+
+
+def test_batch_is_reported_unavailable_with_the_reason_and_never_fails_doctor(aws_env):
+    factory, calls = batch_factory()
+    cases = {
+        "TECHNE_BATCH_ROLE_ARN is not set": aws_settings(),
+        f"{MODEL} is not in TECHNE_BATCH_MODELS": aws_settings(batch_role_arn=BATCH_ROLE,
+                                                                batch_models=["anthropic.other-model"]),
+        "batch needs an S3 scratch store": aws_settings(batch_role_arn=BATCH_ROLE, scratch_uri="data/scratch"),
+    }
+    for reason, settings in cases.items():
+        line = by_name(diagnose(settings, client=factory))["bedrock batch"]
+        assert (line.ok, line.required) == (False, False), reason
+        assert reason in line.detail and "on-demand" in line.detail
+        assert "TECHNE_BATCH_ROLE_ARN" in line.fix
+    assert calls == []  # no probe while batch is unavailable
+
+
+def test_batch_available_probes_list_model_invocation_jobs(aws_env):
+    factory, calls = batch_factory()
+    line = by_name(diagnose(aws_settings(batch_role_arn=BATCH_ROLE), client=factory))["bedrock batch"]
+    assert calls == ["ListModelInvocationJobs"]
+    assert line.ok and line.checked
+    assert MODEL in line.detail and BATCH_ROLE in line.detail and "bedrock:ListModelInvocationJobs" in line.detail
+
+
+def test_batch_without_the_permission_says_which_and_how_to_fix_it(aws_env):
+    factory, _ = batch_factory(list_jobs_error="AccessDeniedException")
+    line = by_name(diagnose(aws_settings(batch_role_arn=BATCH_ROLE), client=factory))["bedrock batch"]
+    assert not line.ok and not line.required
+    assert "bedrock:ListModelInvocationJobs: AccessDeniedException" in line.detail
+    assert "bedrock-batch policy" in line.fix

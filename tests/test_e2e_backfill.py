@@ -4,7 +4,8 @@ With `dagster dev` running, 30 old recordings are copied into the inbox the way 
 (old mtimes), the sensor ticks over them, and `techne backfill` is run on the same inbox; then
 `dagster dev` (its daemon with it) is stopped and started again while the backfill's runs wait in
 the queue. Every video gets exactly one run, whichever of the two asked first, and the ticks
-that follow add none. Runs that retry a run killed by the stop carry a parent and are not counted.
+that follow add none. Runs that retry a run killed by the stop carry a parent and are not counted, nor are the
+backfill's later runs of a video it already started (ranged `draft` runs, per-video `document`).
 """
 
 from __future__ import annotations
@@ -87,9 +88,19 @@ def sensor_ticks_since(dev: DagsterDev, since: float) -> list[dict]:
     return [t for t in dev.sensor_ticks("inbox_sensor") if float(t["timestamp"]) > since]
 
 
+def starts_the_video(run: dict) -> bool:
+    """A run of the whole per-video job, or the first run of a backfill's video (`video`,
+    `transcript`): a backfill then writes `draft` in ranged runs (its BackfillPolicy) and runs
+    `document` per video, runs that continue a video already counted."""
+    selection = run.get("assetSelection")
+    return selection is None or ["video"] in [key["path"] for key in selection]
+
+
 def original_runs(dev: DagsterDev, partitions: set[str]) -> list[dict]:
-    """Runs of these partitions, not counting run retries of a dead process (they carry a parent)."""
-    return [r for r in dev.runs() if r["tags"].get(PARTITION_TAG) in partitions and PARENT_RUN_TAG not in r["tags"]]
+    """Runs that start these partitions, not counting run retries of a dead process (they carry
+    a parent)."""
+    return [r for r in dev.runs() if r["tags"].get(PARTITION_TAG) in partitions
+            and PARENT_RUN_TAG not in r["tags"] and starts_the_video(r)]
 
 
 def run_backfill(folders, environment) -> tuple[list[str], int]:

@@ -427,10 +427,11 @@ def test_buckets_are_protected(resources):
         assert "${Environment}" in name and "${AWS::AccountId}" in name
     for bucket in ("InputBucket", "OutputBucket", "WorkBucket"):
         assert _props(resources, bucket)["VersioningConfiguration"] == {"Status": "Enabled"}
-    # Only scratch expires: the asset store (asset values, model replies) is never expired.
+    # Only scratch expires (its batch records sooner): the asset store (asset values, model
+    # replies) is never expired.
     work_rules = _props(resources, "WorkBucket")["LifecycleConfiguration"]["Rules"]
     expiring = [r for r in work_rules if "ExpirationInDays" in r]
-    assert [(r["Prefix"], r["ExpirationInDays"]) for r in expiring] == [("scratch/", 7)]
+    assert [(r["Prefix"], r["ExpirationInDays"]) for r in expiring] == [("scratch/", 7), ("scratch/batch/", 5)]
     queues = _props(resources, "InputBucket")["NotificationConfiguration"]["QueueConfigurations"]
     assert queues == [
         {"Event": "s3:ObjectCreated:*", "Queue": {"Fn::GetAtt": ["EventsQueue", "Arn"]}}
@@ -513,17 +514,26 @@ def test_iam_is_least_privilege(resources):
     run_task = next(s for s in daemon if s["Action"] == "ecs:RunTask")
     assert ":task-definition/${ProjectName}-run-${Environment}:*" in run_task["Resource"]["Fn::Sub"]
     assert run_task["Condition"] == {"ArnEquals": {"ecs:cluster": {"Fn::GetAtt": ["Cluster", "Arn"]}}}
-    pass_role = next(s for s in daemon if s["Action"] == "iam:PassRole")
-    assert pass_role["Resource"] == [
-        {"Fn::GetAtt": ["RunTaskRole", "Arn"]},
-        {"Fn::GetAtt": ["ExecutionRole", "Arn"]},
-    ]
+    pass_role = {
+        s["Condition"]["StringEquals"]["iam:PassedToService"]: s["Resource"]
+        for s in daemon if s["Action"] == "iam:PassRole"
+    }
+    assert pass_role == {
+        "ecs-tasks.amazonaws.com": [{"Fn::GetAtt": ["RunTaskRole", "Arn"]}, {"Fn::GetAtt": ["ExecutionRole", "Arn"]}],
+        "bedrock.amazonaws.com": {"Fn::GetAtt": ["BatchServiceRole", "Arn"]},
+    }
     star = [s for s in daemon if s["Resource"] == "*"]
     assert {a for s in star for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])} == {
         "ecs:ListTasks",  # conditioned on the cluster
         "ecs:DescribeTaskDefinition",
         "ec2:DescribeNetworkInterfaces",
+        "bedrock:ListModelInvocationJobs",  # no resource-level permissions
     }
+    # Batch jobs are created, read and stopped only as model-invocation-job resources.
+    for statement in daemon:
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        if any(a.endswith("ModelInvocationJob") for a in actions):
+            assert "model-invocation-job/*" in json.dumps(statement["Resource"]), actions
 
     run = _statements(_props(resources, "RunTaskRole"))
     bedrock = next(s for s in run if "bedrock:InvokeModel" in s["Action"])
@@ -537,6 +547,53 @@ def test_iam_is_least_privilege(resources):
     assert any("ssmmessages:OpenDataChannel" in s["Action"] for s in web)
     assert _props(resources, "WebserverService")["EnableExecuteCommand"] is True
     assert _props(resources, "DaemonService")["EnableExecuteCommand"] is False
+
+
+def test_the_batch_service_role_is_for_bedrock_jobs_of_this_account_and_the_batch_folder_only(resources):
+    role = _props(resources, "BatchServiceRole")
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "bedrock.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    source = trust["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+    assert source.endswith(":bedrock:${AWS::Region}:${AWS::AccountId}:model-invocation-job/*")
+    by_action = {}
+    for statement in _statements(role):
+        assert statement["Effect"] == "Allow"
+        by_action[statement["Action"]] = statement
+    assert set(by_action) == {"s3:GetObject", "s3:ListBucket", "s3:PutObject", "bedrock:InvokeModel"}
+    # Reads only job inputs, writes only job outputs, both under scratch/batch/.
+    assert by_action["s3:GetObject"]["Resource"] == {"Fn::Sub": "${WorkBucket.Arn}/scratch/batch/*/input/*"}
+    assert by_action["s3:PutObject"]["Resource"] == {"Fn::Sub": "${WorkBucket.Arn}/scratch/batch/*/output/*"}
+    listing = by_action["s3:ListBucket"]
+    assert listing["Resource"] == {"Fn::GetAtt": ["WorkBucket", "Arn"]}
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "scratch/batch/*"}}
+    models = json.dumps(by_action["bedrock:InvokeModel"]["Resource"])
+    assert "inference-profile/${BedrockModelId}" in models and "foundation-model/${BedrockFoundationModelId}" in models
+    # The code's batch folder is under the scratch store the tasks get, where the lifecycle rule
+    # and these grants apply.
+    (container,) = _props(resources, "RunTaskDefinition")["ContainerDefinitions"]
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert env["TECHNE_SCRATCH_URI"] == {"Fn::Sub": "s3://${WorkBucket}/scratch/"}
+
+
+def test_batch_records_outlive_the_longest_job_by_a_day(resources):
+    parameter = _template()["Parameters"]["BatchJobTimeoutHours"]
+    from techne_assets.settings import Settings
+
+    timeout = Settings.model_fields["batch_timeout_hours"]
+    assert parameter["Default"] == timeout.default
+    rules = _props(resources, "WorkBucket")["LifecycleConfiguration"]["Rules"]
+    days = {r["Prefix"]: r["ExpirationInDays"] for r in rules if "ExpirationInDays" in r}
+    # S3 applies the shorter of two overlapping expirations: the batch rule must be the shorter
+    # one, and still a day longer than the longest job the stack allows.
+    assert days["scratch/batch/"] < days["scratch/"]
+    assert days["scratch/batch/"] * 24 >= parameter["MaxValue"] + 24
+    assert parameter["MinValue"] >= 24  # Bedrock's minimum job timeout
+    for name in ("RunTaskDefinition", "DaemonTaskDefinition", "WebserverTaskDefinition"):
+        (container,) = _props(resources, name)["ContainerDefinitions"]
+        env = {e["Name"]: e["Value"] for e in container["Environment"]}
+        assert env["TECHNE_BATCH_ROLE_ARN"] == {"Fn::GetAtt": ["BatchServiceRole", "Arn"]}
+        assert env["TECHNE_BATCH_TIMEOUT_HOURS"] == {"Ref": "BatchJobTimeoutHours"}
 
 
 def test_containers_carry_the_settings_the_code_reads(resources):
@@ -571,7 +628,7 @@ def test_outputs_cover_what_operators_need():
     outputs = set(_template()["Outputs"])
     assert {
         "InputBucket", "OutputBucket", "WorkBucket", "TrackingTable", "BedrockStateTable",
-        "NotificationTopic", "EventsQueueUrl", "Cluster", "RunTaskDefinition", "Subnets",
+        "NotificationTopic", "EventsQueueUrl", "Cluster", "RunTaskDefinition", "Subnets", "BatchServiceRoleArn",
         "TaskSecurityGroup", "WebserverAccess", "EcrRepositoryUri",
     } <= outputs
     access = _template()["Outputs"]["WebserverAccess"]["Value"]["Fn::Sub"]

@@ -89,14 +89,17 @@ class HostileAnswers(CannedAnswers):
         return value
 
 
-def run_writer(transcript: Transcript, responder) -> tuple:
+def run_writer(transcript: Transcript, responder, **writer_options) -> tuple:
     simulator = ConverseSimulator(
         requests_per_minute=10, tokens_per_minute=200_000, output_burndown=5.0,
         output_tokens_per_second=50.0, time_scale=TIME_SCALE, responder=responder,
     )
     with simulator:
         client = simulated_bedrock_client(simulator, MODEL_ID, SONNET)
-        draft = StagedModelWriter(client).write(
+        # sized against the simulator's quota, as the factory sizes the production writer
+        options = {"tokens_per_minute": 200_000, "output_burndown": 5.0, **writer_options}
+        writer = StagedModelWriter(client, **options)
+        draft = writer.write(
             transcript, WritingContext(source_name="aula-3h.mp4", media_duration=transcript.duration)
         )
     return draft, simulator
@@ -179,9 +182,11 @@ def test_a_lecture_without_audience_questions_gets_review_questions():
     assert draft.document.questions and all(q.review and q.evidence for q in draft.document.questions)
 
 
-def test_doubling_the_items_of_a_call_roughly_doubles_the_writing_output(three_hour_run):
-    half, _ = run_writer(three_hour_call(hours=1.5, words=15_000), CannedAnswers())
-    whole = three_hour_run[1]
+def test_doubling_the_items_of_a_call_roughly_doubles_the_writing_output():
+    # Chunks of one fixed size for both calls, so what doubles is the items, not the chunking.
+    fixed = {"tokens_per_minute": None, "chunk_max_tokens": 12_000}
+    half, _ = run_writer(three_hour_call(hours=1.5, words=15_000), CannedAnswers(), **fixed)
+    whole, _ = run_writer(three_hour_call(), CannedAnswers(), **fixed)
 
     items = [d.coverage.entries for d in (half, whole)]
     writing = [usage_by_stage(d.calls)["write"].output_tokens for d in (half, whole)]

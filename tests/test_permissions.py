@@ -27,6 +27,7 @@ from techne_assets.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 TASK_ROLES = (RUN, DAEMON, WEBSERVER)
+BATCH_ROLE = "arn:aws:iam::123456789012:role/techne-assets-dev-bedrock-batch"
 
 
 def _actions(statements: list[dict]) -> set[str]:
@@ -67,14 +68,27 @@ def test_the_permissions_the_issue_names_are_settled():
     assert all(p.used_for for p in PERMISSIONS)
 
 
+def test_batch_jobs_are_managed_by_the_daemon_alone_and_it_passes_only_the_batch_role():
+    batch_actions = {"bedrock:CreateModelInvocationJob", "bedrock:GetModelInvocationJob",
+                     "bedrock:StopModelInvocationJob", "bedrock:ListModelInvocationJobs"}
+    assert batch_actions <= granted_to(DAEMON)
+    assert batch_actions & (granted_to(RUN) | granted_to(WEBSERVER)) == set()
+    resources = json.loads(json.dumps(cfn_yaml.load(str(ROOT / "infra" / "template.yaml"))))["Resources"]
+    statements = [s for p in resources[DAEMON]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    to_bedrock = [s for s in statements if s["Action"] == "iam:PassRole"
+                  and s["Condition"]["StringEquals"]["iam:PassedToService"] == "bedrock.amazonaws.com"]
+    assert [s["Resource"] for s in to_bedrock] == [{"Fn::GetAtt": ["BatchServiceRole", "Arn"]}]
+
+
 def test_the_code_calls_delete_transcription_job_so_the_role_must_grant_it():
     source = (ROOT / "techne_assets" / "adapters" / "transcription.py").read_text()
     assert "delete_transcription_job(" in source
 
 
 class RecordingFactory:
-    """Clients whose API calls are recorded as (service, operation); the Bedrock runtime (which
-    moto lacks) is stubbed, everything else is moto over HTTP."""
+    """Clients whose API calls are recorded as (service, operation); the Bedrock runtime and the
+    batch jobs of the Bedrock control plane (which moto lacks) are stubbed, everything else is
+    moto over HTTP."""
 
     def __init__(self):
         self.calls: list[tuple[str, str]] = []
@@ -88,6 +102,11 @@ class RecordingFactory:
         })
         stub.activate()
         self._record(self.runtime)
+        self.control = boto3.client("bedrock", region_name="us-east-1")
+        batch_stub = Stubber(self.control)
+        batch_stub.add_response("list_model_invocation_jobs", {"invocationJobSummaries": []}, {"maxResults": 1})
+        batch_stub.activate()
+        self._record(self.control)
 
     def _record(self, client):
         service = client.meta.service_model.service_name
@@ -97,11 +116,13 @@ class RecordingFactory:
         return client
 
     def __call__(self, service: str):
-        return self.runtime if service == "bedrock-runtime" else self._record(boto3.client(service))
+        stubbed = {"bedrock-runtime": self.runtime, "bedrock": self.control}
+        return stubbed.get(service) or self._record(boto3.client(service))
 
 
 def full_stack(tmp_path) -> Settings:
-    """Every AWS part configured: buckets, tables, topic, queue, Transcribe and Bedrock."""
+    """Every AWS part configured: buckets, tables, topic, queue, Transcribe, Bedrock and its batch
+    jobs."""
     s3, dynamodb = boto3.client("s3"), boto3.client("dynamodb")
     for bucket in ("techne-input", "techne-output", "techne-work"):
         s3.create_bucket(Bucket=bucket)
@@ -115,7 +136,7 @@ def full_stack(tmp_path) -> Settings:
                     store_uri="s3://techne-work/store/", scratch_uri="s3://techne-work/scratch/",
                     tracking_table="techne-tracking", bedrock_state_table="techne-bedrock-state",
                     notify_topic_arn=topic, sensor_mode="sqs", sqs_queue_url=queue,
-                    state_dir=str(tmp_path / "state"))
+                    batch_role_arn=BATCH_ROLE, state_dir=str(tmp_path / "state"))
 
 
 def test_doctor_calls_exactly_the_probes_of_the_table(aws_env, tmp_path):

@@ -138,7 +138,8 @@ def test_dg_lists_the_definitions(tmp_path):
     assert set(assets) == {"video", "transcript", "draft", "document", "published_document"}
     assert set(assets["document"]["dependency_keys"]) == {"video", "transcript", "draft"}
     assert set(assets["published_document"]["dependency_keys"]) == {"document"}
-    assert {"process_video"} == {j["name"] for j in defs["jobs"]}
+    assert {"process_video", "archive_transcripts", "batch_draft", "batch_publish"} == {
+        j["name"] for j in defs["jobs"]}
     assert {"inbox_sensor", "run_failed_sensor"} <= {s["name"] for s in defs["sensors"]}
 
 

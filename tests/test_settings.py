@@ -1,5 +1,6 @@
 """Configuration: every setting is a documented TECHNE_* variable; profiles pick their defaults."""
 
+import json
 import re
 from pathlib import Path
 
@@ -47,3 +48,15 @@ def test_invalid_values_are_rejected_with_the_setting_name(monkeypatch):
     monkeypatch.setenv("TECHNE_PROFILE", "azure")
     with pytest.raises(ValidationError, match="profile"):
         Settings()
+
+
+def test_batch_price_defaults_to_half_the_on_demand_price_and_can_be_set(monkeypatch):
+    settings = Settings()
+    on_demand = settings.price_for(settings.bedrock_model_id)
+    batch = settings.batch_price_for(settings.bedrock_model_id)
+    assert (batch.input, batch.output) == (on_demand.input / 2, on_demand.output / 2)
+    price = {"input": 1.0, "output": 6.0, "cache_write": 1.0, "cache_read": 1.0}
+    monkeypatch.setenv("TECHNE_BATCH_PRICES", json.dumps({settings.bedrock_model_id: price}))
+    assert Settings().batch_price_for(settings.bedrock_model_id).output == 6.0
+    with pytest.raises(KeyError, match="no price configured"):
+        Settings().batch_price_for("vendor.unpriced-model-v1")

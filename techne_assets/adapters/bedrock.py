@@ -65,7 +65,9 @@ __all__ = [
     "TruncatedOutputError",
     "UnusableReplyError",
     "client_from_settings",
+    "converse_body",
     "is_retryable",
+    "parse_converse_response",
 ]
 
 logger = logging.getLogger(__name__)
@@ -292,33 +294,16 @@ class BedrockConverseClient:
         max_tokens: int,
         tool: ToolSpec | None,
     ) -> dict[str, Any]:
-        # The cache point after the transcript lets the 4-6 calls on one transcript read it
-        # from the prompt cache instead of paying full input price each time.
-        content = (
-            [{"text": cached_prefix}, CACHE_POINT, {"text": prompt}]
-            if cached_prefix
-            else [{"text": prompt}]
-        )
-        request: dict[str, Any] = {
+        return {
             "modelId": self.model_id,
-            "system": [{"text": system}],
-            "messages": [{"role": "user", "content": content}],
-            "inferenceConfig": {"maxTokens": max_tokens, "temperature": 0},
+            **converse_body(
+                system=system,
+                prompt=prompt,
+                cached_prefix=cached_prefix,
+                max_tokens=max_tokens,
+                tool=tool,
+            ),
         }
-        if tool:
-            request["toolConfig"] = {
-                "tools": [
-                    {
-                        "toolSpec": {
-                            "name": tool.name,
-                            "description": tool.description,
-                            "inputSchema": {"json": tool.input_schema},
-                        }
-                    }
-                ],
-                "toolChoice": {"tool": {"name": tool.name}},
-            }
-        return request
 
     def _attempt(
         self, request: dict[str, Any], estimated_input: int, max_tokens: int
@@ -360,54 +345,106 @@ class BedrockConverseClient:
     def parse_reply(
         self, stage: str, response: Mapping[str, Any], *, tool: ToolSpec | None = None
     ) -> ModelReply:
-        """Text, forced tool input, usage and cost from a Converse response; raises when unusable."""
-        usage = response.get("usage", {})
-        stop_reason = response.get("stopReason", "")
-        content = response.get("output", {}).get("message", {}).get("content", [])
-        call_usage = CallUsage(
-            stage=stage,
-            model_id=self.model_id,
+        return parse_converse_response(
+            stage, response, model_id=self.model_id, price=self.price, tool=tool
+        )
+
+
+def converse_body(
+    *,
+    system: str,
+    prompt: str,
+    cached_prefix: str | None,
+    max_tokens: int,
+    tool: ToolSpec | None,
+    cache_point: bool = True,
+) -> dict[str, Any]:
+    """A Converse request body without `modelId` (on demand adds it; a batch job names the model
+    itself). `cache_point=False` sends the prefix as a plain text block (batch has no cache)."""
+    # The cache point after the transcript lets the 4-6 calls on one transcript read it
+    # from the prompt cache instead of paying full input price each time.
+    if cached_prefix:
+        between = [CACHE_POINT] if cache_point else []
+        content = [{"text": cached_prefix}, *between, {"text": prompt}]
+    else:
+        content = [{"text": prompt}]
+    request: dict[str, Any] = {
+        "system": [{"text": system}],
+        "messages": [{"role": "user", "content": content}],
+        "inferenceConfig": {"maxTokens": max_tokens, "temperature": 0},
+    }
+    if tool:
+        request["toolConfig"] = {
+            "tools": [
+                {
+                    "toolSpec": {
+                        "name": tool.name,
+                        "description": tool.description,
+                        "inputSchema": {"json": tool.input_schema},
+                    }
+                }
+            ],
+            "toolChoice": {"tool": {"name": tool.name}},
+        }
+    return request
+
+
+def parse_converse_response(
+    stage: str,
+    response: Mapping[str, Any],
+    *,
+    model_id: str,
+    price: ModelPrice,
+    tool: ToolSpec | None = None,
+) -> ModelReply:
+    """Text, forced tool input, usage and cost from a Converse response; raises when unusable."""
+    usage = response.get("usage", {})
+    stop_reason = response.get("stopReason", "")
+    content = response.get("output", {}).get("message", {}).get("content", [])
+    call_usage = CallUsage(
+        stage=stage,
+        model_id=model_id,
+        input_tokens=usage.get("inputTokens", 0),
+        output_tokens=usage.get("outputTokens", 0),
+        cache_read_input_tokens=usage.get("cacheReadInputTokens", 0),
+        cache_write_input_tokens=usage.get("cacheWriteInputTokens", 0),
+        cost_usd=call_cost_usd(
+            price,
             input_tokens=usage.get("inputTokens", 0),
             output_tokens=usage.get("outputTokens", 0),
             cache_read_input_tokens=usage.get("cacheReadInputTokens", 0),
             cache_write_input_tokens=usage.get("cacheWriteInputTokens", 0),
-            cost_usd=call_cost_usd(
-                self.price,
-                input_tokens=usage.get("inputTokens", 0),
-                output_tokens=usage.get("outputTokens", 0),
-                cache_read_input_tokens=usage.get("cacheReadInputTokens", 0),
-                cache_write_input_tokens=usage.get("cacheWriteInputTokens", 0),
-            ),
-            latency_seconds=response.get("metrics", {}).get("latencyMs", 0) / 1000,
-            stop_reason=stop_reason,
+        ),
+        latency_seconds=response.get("metrics", {}).get("latencyMs", 0) / 1000,
+        stop_reason=stop_reason,
+    )
+    tool_uses = [block["toolUse"] for block in content if "toolUse" in block]
+    if tool:
+        tool_uses = [use for use in tool_uses if use.get("name") == tool.name]
+    reply = ModelReply(
+        text="".join(block["text"] for block in content if "text" in block),
+        tool_input=tool_uses[0]["input"] if tool_uses else None,
+        stop_reason=stop_reason,
+        usage=call_usage,
+    )
+    if stop_reason == "max_tokens":
+        raise TruncatedOutputError(
+            f"{stage}: output cut at max_tokens after {call_usage.output_tokens} tokens",
+            reply=reply,
         )
-        tool_uses = [block["toolUse"] for block in content if "toolUse" in block]
-        if tool:
-            tool_uses = [use for use in tool_uses if use.get("name") == tool.name]
-        reply = ModelReply(
-            text="".join(block["text"] for block in content if "text" in block),
-            tool_input=tool_uses[0]["input"] if tool_uses else None,
-            stop_reason=stop_reason,
-            usage=call_usage,
+    if stop_reason in {"guardrail_intervened", "content_filtered"}:
+        raise ContentBlockedError(f"{stage}: answer blocked ({stop_reason})", reply=reply)
+    if stop_reason in {
+        "malformed_model_output",
+        "malformed_tool_use",
+        "model_context_window_exceeded",
+    }:
+        raise UnusableReplyError(f"{stage}: unusable answer ({stop_reason})", reply=reply)
+    if tool and reply.tool_input is None:
+        raise UnusableReplyError(
+            f"{stage}: the model did not call the forced tool {tool.name!r}", reply=reply
         )
-        if stop_reason == "max_tokens":
-            raise TruncatedOutputError(
-                f"{stage}: output cut at max_tokens after {call_usage.output_tokens} tokens",
-                reply=reply,
-            )
-        if stop_reason in {"guardrail_intervened", "content_filtered"}:
-            raise ContentBlockedError(f"{stage}: answer blocked ({stop_reason})", reply=reply)
-        if stop_reason in {
-            "malformed_model_output",
-            "malformed_tool_use",
-            "model_context_window_exceeded",
-        }:
-            raise UnusableReplyError(f"{stage}: unusable answer ({stop_reason})", reply=reply)
-        if tool and reply.tool_input is None:
-            raise UnusableReplyError(
-                f"{stage}: the model did not call the forced tool {tool.name!r}", reply=reply
-            )
-        return reply
+    return reply
 
 
 def client_from_settings(settings: Settings) -> BedrockConverseClient:

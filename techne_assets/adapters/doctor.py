@@ -136,6 +136,35 @@ def _model_access(settings: Settings, client: ClientFactory) -> list[Finding]:
     return findings
 
 
+def batch_unavailable_reason(settings: Settings) -> str | None:
+    """Why archive backfills cannot go through Bedrock batch here, or None when they can."""
+    if settings.profile != "aws" or not settings.scratch_uri.startswith("s3://"):
+        return f"batch needs an S3 scratch store (TECHNE_SCRATCH_URI is {settings.scratch_uri})"
+    if not settings.batch_role_arn:
+        return "TECHNE_BATCH_ROLE_ARN is not set"
+    if settings.bedrock_model_id not in settings.batch_models:
+        return f"{settings.bedrock_model_id} is not in TECHNE_BATCH_MODELS"
+    return None
+
+
+def _batch(settings: Settings, client: ClientFactory) -> Finding:
+    """Batch is optional (backfills fall back to on-demand), so this line never fails doctor."""
+    reason = batch_unavailable_reason(settings)
+    if reason is not None:
+        return Finding(name="bedrock batch", ok=False, required=False,
+                       detail=f"unavailable, backfills go through on-demand: {reason}",
+                       fix="deploy the stack (it sets TECHNE_BATCH_ROLE_ARN to its BatchServiceRoleArn) "
+                           "and list the model in TECHNE_BATCH_MODELS if batch inference has it in this region")
+    bedrock = client("bedrock")
+    return _probe(
+        "bedrock batch", "bedrock:ListModelInvocationJobs", bedrock,
+        lambda: bedrock.list_model_invocation_jobs(maxResults=1),
+        f"available for {settings.bedrock_model_id} with role {settings.batch_role_arn}",
+        "grant the daemon role the bedrock-batch policy of infra/template.yaml",
+        required=False,
+    )
+
+
 def aws_clients(region: str | None) -> ClientFactory:
     """Clients without botocore's retries: a check should answer at once, not after backoff."""
     config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=30)
@@ -179,6 +208,7 @@ def diagnose(settings: Settings, client: ClientFactory | None = None) -> list[Fi
     ]
     if settings.writer == "bedrock":
         findings += _model_access(settings, client)
+        findings.append(_batch(settings, client))
     if settings.transcriber == "transcribe":
         transcribe = client("transcribe")
         findings.append(_probe(

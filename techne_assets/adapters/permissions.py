@@ -59,6 +59,14 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("bedrock:InvokeModel", (RUN,), "Converse with the configured model",
                Probe("bedrock-runtime", "Converse")),
     Permission("bedrock:InvokeModelWithResponseStream", (RUN,), "ConverseStream with the configured model"),
+    # Bedrock batch inference (the batch sensor, in the daemon, runs the jobs of archive backfills)
+    Permission("bedrock:CreateModelInvocationJob", (DAEMON,),
+               "submit one batch job per writer stage of a `techne backfill --via batch`"),
+    Permission("bedrock:GetModelInvocationJob", (DAEMON,), "follow a batch job's status and message"),
+    Permission("bedrock:StopModelInvocationJob", (DAEMON,), "stop a batch job"),
+    Permission("bedrock:TagResource", (DAEMON,), "tag a batch job with its batch group at creation"),
+    Permission("bedrock:ListModelInvocationJobs", (DAEMON,), "techne doctor: batch jobs may be managed",
+               Probe("bedrock", "ListModelInvocationJobs")),
     Permission("transcribe:StartTranscriptionJob", (RUN,), "transcribe the extracted audio"),
     Permission("transcribe:GetTranscriptionJob", (RUN,), "wait for a job; reuse a COMPLETED one",
                Probe("transcribe", "GetTranscriptionJob")),
@@ -76,7 +84,8 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("ecs:ListTasks", (DAEMON,), "the daemon's own task, for its network configuration"),
     Permission("ecs:DescribeTaskDefinition", (DAEMON, WEBSERVER), "the launcher's constructor"),
     Permission("ec2:DescribeNetworkInterfaces", (DAEMON,), "copy the daemon's subnets to run tasks"),
-    Permission("iam:PassRole", (DAEMON,), "start run tasks with their task and execution roles"),
+    Permission("iam:PassRole", (DAEMON,), "start run tasks with their task and execution roles; "
+               "give Bedrock batch jobs the batch service role (BatchServiceRole, nothing else)"),
     Permission("logs:GetLogEvents", (DAEMON, WEBSERVER), "failure messages of run tasks"),
     # ECS Exec port forwarding into the webserver (operators reach the UI through SSM)
     Permission("ssmmessages:CreateControlChannel", (WEBSERVER,), "ECS Exec port forwarding"),

@@ -75,6 +75,7 @@ def report_completed(notifier: Notifier, record: RunRecord, *, run_url: str, env
             record.duration_seconds,
             record.media_duration_seconds,
             run_url,
+            writer_mode=record.writer_mode,
         )
     )
 
@@ -85,7 +86,8 @@ def report_failed(notifier: Notifier, record: RunRecord, *, run_url: str, enviro
     _log_outcome(record, environment)
     notifier.send(
         failed_notification(
-            _file_name(record.video_key), record.execution_id, step, reason, run_url, cost_usd=record.cost_usd
+            _file_name(record.video_key), record.execution_id, step, reason, run_url,
+            cost_usd=record.cost_usd, writer_mode=record.writer_mode,
         )
     )
 

@@ -62,6 +62,9 @@ class RunRecord(BaseModel):
     error: str | None = None
     attempt: int = 1
     parent_execution_id: str | None = Field(default=None, description="the run this one retries")
+    writer_mode: str | None = Field(
+        default=None, description="how the draft was written: batch (Bedrock batch inference) or on-demand"
+    )
 
 
 _UPDATABLE = frozenset(RunRecord.model_fields) - {"execution_id", "started_at", "updated_at"}

@@ -49,13 +49,77 @@ def chunk_transcript(
     transcript: Transcript, max_tokens: int, overlap_tokens: int = 0
 ) -> list[Chunk]:
     """Chunks of at most `max_tokens`, each repeating up to `overlap_tokens` of the previous one."""
+    _check_overlap(max_tokens, overlap_tokens)
+    return _Pieces(transcript, max_tokens).chunks(max_tokens, overlap_tokens)
+
+
+def chunk_evenly(
+    transcript: Transcript, count: int, max_tokens: int, overlap_tokens: int = 0
+) -> list[Chunk]:
+    """At most `count` chunks of about the same size (the smallest budget up to `max_tokens`
+    that needs no more than `count`), or the chunks of `max_tokens` when even those are more.
+
+    The chunker fills each chunk to its budget, so a budget of the total over `count` would
+    leave a short last chunk, or one more chunk than asked for when cuts fall at natural breaks."""
+    _check_overlap(max_tokens, overlap_tokens)
+    count = max(1, count)
+    pieces = _Pieces(transcript, max_tokens)
+    low = max(overlap_tokens + 1, min(max_tokens, -(-pieces.total_tokens // count)))
+    high = max_tokens
+    best = pieces.chunks(high, overlap_tokens)
+    if len(best) > count:
+        return best
+    while low < high:  # bisection: a larger budget hardly ever needs more chunks
+        middle = (low + high) // 2
+        candidate = pieces.chunks(middle, overlap_tokens)
+        if len(candidate) <= count:
+            best, high = candidate, middle
+        else:
+            low = middle + 1
+    return best
+
+
+def with_tail_split(chunks: list[Chunk], pieces: int, overlap_tokens: int = 0) -> list[Chunk]:
+    """`chunks` with the last one cut into up to `pieces` even chunks (renumbered; the first
+    piece repeats what the last chunk repeated of the one before)."""
+    if pieces <= 1 or not chunks:
+        return chunks
+    tail = chunks[-1]
+    split = chunk_evenly(Transcript(segments=tail.segments), pieces, tail.tokens, min(overlap_tokens, tail.tokens - 1))
+    if len(split[0].segments) <= tail.overlap:  # the first piece would hold nothing new
+        return chunks
+    first = len(chunks) - 1
+    split[0] = split[0].model_copy(update={"overlap": tail.overlap})
+    return chunks[:-1] + [chunk.model_copy(update={"index": first + n}) for n, chunk in enumerate(split)]
+
+
+def _check_overlap(max_tokens: int, overlap_tokens: int) -> None:
     if not 0 <= overlap_tokens < max_tokens:
         raise ValueError(
             f"overlap_tokens must be at least 0 and below max_tokens ({max_tokens}), "
             f"got {overlap_tokens}"
         )
-    pieces = [piece for segment in transcript.segments for piece in _fit(segment, max_tokens)]
-    costs = [estimate_tokens(format_segment_line(piece)) for piece in pieces]
+
+
+class _Pieces:
+    """A transcript's segments as pieces that fit `max_tokens`, with their line costs, cut into
+    chunks of any budget up to that one (a piece that fits the largest budget may not fit a
+    smaller one: `chunks` re-splits only when a budget is below the longest piece)."""
+
+    def __init__(self, transcript: Transcript, max_tokens: int):
+        self.transcript = transcript
+        self.max_tokens = max_tokens
+        self.pieces = [piece for segment in transcript.segments for piece in _fit(segment, max_tokens)]
+        self.costs = [estimate_tokens(format_segment_line(piece)) for piece in self.pieces]
+        self.total_tokens = sum(self.costs) + max(0, len(self.costs) - 1) * LINE_BREAK_TOKENS
+
+    def chunks(self, max_tokens: int, overlap_tokens: int) -> list[Chunk]:
+        if self.costs and max(self.costs) > max_tokens:
+            return _Pieces(self.transcript, max_tokens).chunks(max_tokens, overlap_tokens)
+        return _cut(self.pieces, self.costs, max_tokens, overlap_tokens)
+
+
+def _cut(pieces: list[Segment], costs: list[int], max_tokens: int, overlap_tokens: int) -> list[Chunk]:
     # Tokens of pieces[a:b] as lines: cost_before[b] - cost_before[a] + line breaks between them.
     cost_before = [0, *accumulate(costs)]
 

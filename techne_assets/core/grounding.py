@@ -10,6 +10,7 @@ pt-BR words are never flagged.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Literal
 
 from markdown_it import MarkdownIt
@@ -155,6 +156,13 @@ def _normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def transcript_index(transcript: Transcript) -> _TranscriptIndex:
+    """The transcript's index, built once per transcript text: writing out spoken forms is the
+    slow part of grounding, and one document is checked against the same transcript several
+    times (before the review, after it, when rendered)."""
+    return _index_of(tuple(segment.text for segment in transcript.segments))
+
+
 class _TranscriptIndex:
     """The transcript's text normalized once, literal and with spoken forms written out.
 
@@ -162,17 +170,17 @@ class _TranscriptIndex:
     for it, so an unsupported span can be traced back to what the speaker actually said.
     """
 
-    def __init__(self, transcript: Transcript):
-        self.text = _normalize(transcript.text)
+    def __init__(self, segment_texts: tuple[str, ...]):
+        self.text = _normalize("\n".join(segment_texts))
         written: list[str] = []
         self.said: list[tuple[str, str]] = []  # (written form, words said)
-        for segment in transcript.segments:
-            text, said_at = _written_with_origins(segment.text)
+        for said_text in segment_texts:
+            text, said_at = _written_with_origins(said_text)
             written.append(text)
             self.said += [
                 (
                     text[f.start : f.end],
-                    segment.text[said_at(f.start, True) : said_at(f.end, False)],
+                    said_text[said_at(f.start, True) : said_at(f.end, False)],
                 )
                 for f in find_fragments(text)
             ]
@@ -215,6 +223,11 @@ class _TranscriptIndex:
             if shared >= 0.5 and (best is None or shared > best[0]):
                 best = (shared, said)
         return best[1] if best else None
+
+
+@lru_cache(maxsize=4)
+def _index_of(segment_texts: tuple[str, ...]) -> _TranscriptIndex:
+    return _TranscriptIndex(segment_texts)
 
 
 def _written_with_origins(said: str):
@@ -264,7 +277,7 @@ def checked_body(markdown: str) -> str:
 
 
 def check_grounding(markdown: str, transcript: Transcript) -> GroundingReport:
-    index = _TranscriptIndex(transcript)
+    index = transcript_index(transcript)
     report = GroundingReport()
     for span in technical_spans(checked_body(markdown)):
         matched = index.match(span)
@@ -298,7 +311,7 @@ def remove_unsupported(document: Document, transcript: Transcript) -> tuple[Docu
     prose (a summary paragraph, a description, a root cause) the span alone is replaced by the
     omission note. The header is left as is.
     """
-    index = _TranscriptIndex(transcript)
+    index = transcript_index(transcript)
     removed: list[str] = []
 
     def unsupported_in(text: str) -> list[TechnicalSpan]:

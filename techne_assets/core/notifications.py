@@ -93,6 +93,7 @@ def completed_notification(
     duration_seconds: float | None,
     media_duration_seconds: float | None,
     run_url: str,
+    writer_mode: str | None = None,
 ) -> Notification:
     headline = "✅ Video Processing Completed"
     body = (
@@ -104,6 +105,7 @@ def completed_notification(
             ("Custo", format_usd(cost_usd)),
             ("Duração do vídeo", format_duration(media_duration_seconds)),
             ("Tempo de processamento", format_duration(duration_seconds)),
+            *_writer_mode_line(writer_mode),
             ("Execução", execution_id),
             ("Detalhes no Dagster", run_url),
         )
@@ -117,8 +119,16 @@ def completed_notification(
             "status": NotificationStatus.COMPLETED.value,
             "file_name": file_name,
             "cost_usd": _cost_attribute(cost_usd),
+            **({"writer_mode": writer_mode} if writer_mode else {}),
         },
     )
+
+
+def _writer_mode_line(writer_mode: str | None) -> list[tuple[str, str]]:
+    """How the model was called: in a batch job (half price, hours) or on demand."""
+    if writer_mode is None:
+        return []
+    return [("Modo do modelo", "lote (Bedrock batch)" if writer_mode == "batch" else "sob demanda")]
 
 
 def failed_notification(
@@ -128,13 +138,14 @@ def failed_notification(
     reason: str,
     run_url: str,
     cost_usd: float | None = None,
+    writer_mode: str | None = None,
 ) -> Notification:
     """A failed run; `cost_usd`, when known, is what the run spent before failing."""
     headline = "❌ Video Processing Failed"
     details = [("Arquivo", file_name), ("Etapa", step_or_check), ("Motivo", reason)]
     if cost_usd is not None:
         details.append(("Custo até a falha", format_usd(cost_usd)))
-    details += [("Execução", execution_id), ("Detalhes no Dagster", run_url)]
+    details += [*_writer_mode_line(writer_mode), ("Execução", execution_id), ("Detalhes no Dagster", run_url)]
     attributes = {
         "execution_id": execution_id,
         "status": NotificationStatus.FAILED.value,
@@ -142,6 +153,8 @@ def failed_notification(
     }
     if cost_usd is not None:
         attributes["cost_usd"] = _cost_attribute(cost_usd)
+    if writer_mode:
+        attributes["writer_mode"] = writer_mode
     return Notification(
         subject=_subject(headline, file_name),
         body=(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
 
 from techne_assets.core.spoken_forms import normalize_spoken
 from techne_assets.core.text_rules import URL_RE
@@ -91,11 +92,17 @@ def sanitize_path(path: str | None) -> str | None:
     return path
 
 
+@lru_cache(maxsize=4)
+def _said_text(transcript_text: str) -> str:
+    # Spoken forms written out once per transcript: every rendering of its document asks again.
+    return "\n".join((transcript_text, normalize_spoken(transcript_text))).lower()
+
+
 class LinkPolicy:
     """Which URLs the document may link: those said in the call, literally or in spoken form."""
 
     def __init__(self, transcript_text: str):
-        self._said = "\n".join((transcript_text, normalize_spoken(transcript_text))).lower()
+        self._said = _said_text(transcript_text)
 
     def allows(self, url: str) -> bool:
         needle = url.lower().rstrip("/")

@@ -12,6 +12,7 @@ import dagster as dg
 
 from techne_assets.adapters.reporting import report_check_failed
 from techne_assets.core.partition_keys import reference_for
+from techne_assets.defs.batch_sensor import BATCH_PASS_TAG, PUBLISH_PASS, WRITER_MODE_TAG
 from techne_assets.defs.resources import NotifierResource, TrackingResource
 from techne_assets.defs.run_report import (
     LAUNCHED_BY_TAG,
@@ -28,13 +29,19 @@ def _is_ours(run: dg.DagsterRun) -> bool:
     return PARTITION_TAG in run.tags and run.tags.get(LAUNCHED_BY_TAG) != "cli"
 
 
+def _may_publish(run: dg.DagsterRun) -> bool:
+    """A batch group's transcript runs end long before its documents exist: they are tracked
+    and announced only when they fail; the group's publication runs are tracked as usual."""
+    return run.tags.get(WRITER_MODE_TAG) != "batch" or run.tags.get(BATCH_PASS_TAG) == PUBLISH_PASS
+
+
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.STARTED,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="A video run started: its tracking record, STARTED.",
 )
 def run_started_sensor(context: dg.RunStatusSensorContext, tracking: TrackingResource) -> None:
-    if _is_ours(context.dagster_run):
+    if _is_ours(context.dagster_run) and _may_publish(context.dagster_run):
         record_start(context.instance, context.dagster_run, tracking)
 
 
@@ -47,7 +54,7 @@ def run_started_sensor(context: dg.RunStatusSensorContext, tracking: TrackingRes
 def run_completed_sensor(
     context: dg.RunStatusSensorContext, tracking: TrackingResource, notifier: NotifierResource
 ) -> None:
-    if _is_ours(context.dagster_run):
+    if _is_ours(context.dagster_run) and _may_publish(context.dagster_run):
         report_run(context.instance, context.dagster_run, tracking, notifier)
 
 

@@ -5,9 +5,7 @@ out; only then does `published_document` copy it to the output location. Asset b
 facts as metadata and observations; tracking and notifications are the run-status sensors'.
 """
 
-import queue
 import tempfile
-import threading
 from pathlib import Path
 
 import dagster as dg
@@ -22,10 +20,14 @@ from techne_assets.core.partition_keys import reference_of_run, storage_prefix
 from techne_assets.core.publication import PublishedDocument, RenderedDocument, video_link
 from techne_assets.core.transcript import Transcript
 from techne_assets.core.video import VideoInfo
-from techne_assets.core.writing.base import CallUsage, Draft, WritingContext
+from techne_assets.core.writing.base import Draft
 from techne_assets.core.writing.versioning import writer_code_version
-from techne_assets.defs.bedrock_resource import BedrockResource, bedrock_errors_to_dagster
+from techne_assets.defs.batch_resource import BedrockBatchResource
+from techne_assets.defs.batch_sensor import BATCH_GROUP_TAG
+from techne_assets.defs.bedrock_resource import BedrockResource
+from techne_assets.defs.draft_passes import batch_pass, draft_metadata, write_range
 from techne_assets.defs.errors import input_errors_fail_the_step
+from techne_assets.defs.io_manager import by_partition
 from techne_assets.defs.partitions import videos_partitions
 from techne_assets.defs.resources import (
     PublicationResource,
@@ -33,14 +35,11 @@ from techne_assets.defs.resources import (
     TranscriberResource,
     WriterResource,
 )
-from techne_assets.defs.run_report import MODEL_CALL_OBSERVATION
 from techne_assets.settings import get_settings
 
 OWNERS = ["team:techne-ops"]
 GROUP = "call_documents"
 PREVIEW_CHARS = 6000
-# How often the draft step looks for finished model calls to log while the writer works.
-CALL_POLL_SECONDS = 0.2
 
 # Read once at import: what the UI shows as kinds and the writer's code version.
 _SETTINGS = get_settings()
@@ -141,23 +140,6 @@ def transcript(
     return result
 
 
-def _call_observation(context: dg.AssetExecutionContext, call: CallUsage) -> dg.AssetObservation:
-    """One paid model call, logged as it returns: the run-status sensors sum these, so a run
-    that fails or dies later still reports what it spent."""
-    return dg.AssetObservation(
-        asset_key=context.asset_key,
-        partition=context.partition_key,
-        description=MODEL_CALL_OBSERVATION,
-        metadata={
-            "stage": call.stage,
-            "model_id": call.model_id,
-            "input_tokens": call.input_tokens + call.cache_read_input_tokens + call.cache_write_input_tokens,
-            "output_tokens": call.output_tokens,
-            "cost_usd": call.cost_usd,
-        },
-    )
-
-
 @dg.asset(
     partitions_def=videos_partitions,
     group_name=GROUP,
@@ -166,62 +148,41 @@ def _call_observation(context: dg.AssetExecutionContext, call: CallUsage) -> dg.
     code_version=WRITER_CODE_VERSION,
     tags={"pipeline_stage": "writing"},
     pool="bedrock",
+    # A backfill writes up to this many videos per run; a batch pass writes its ranges this way.
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=_SETTINGS.batch_max_partitions_per_run),
+    ins={
+        "video": dg.AssetIn(dagster_type=by_partition(VideoInfo)),
+        "transcript": dg.AssetIn(dagster_type=by_partition(Transcript)),
+    },
+    # A batch pass that defers or fails a video of its range materializes nothing.
+    output_required=False,
     description="The writer's intermediate artifacts: per-chunk notes, outline, section texts and "
     "the usage and cost of every model call, plus the document model they compose.",
 )
 def draft(
     context: dg.AssetExecutionContext,
-    video: VideoInfo,
-    transcript: Transcript,
+    video: VideoInfo | dict[str, VideoInfo],
+    transcript: Transcript | dict[str, Transcript],
     writer: WriterResource,
     bedrock: BedrockResource,
+    bedrock_batch: BedrockBatchResource,
 ):
-    # The writer runs in a thread (its extraction calls in more threads); this generator yields
-    # one observation per paid call as it returns, so the event log has it at once.
-    returned: queue.Queue[CallUsage] = queue.Queue()
-    outcome: dict[str, object] = {}
-    call_date, _ = video.call_date()
-
-    def write() -> None:
-        try:
-            with bedrock_errors_to_dagster(context, bedrock):
-                outcome["draft"] = writer.get(bedrock, on_call=returned.put).write(
-                    transcript,
-                    WritingContext(
-                        source_name=Path(video.key).name,
-                        call_date=call_date,
-                        media_duration=video.media.duration_seconds,
-                    ),
-                )
-        except BaseException as error:  # noqa: BLE001 - re-raised in the step below
-            outcome["error"] = error
-
-    # A daemon thread: Ctrl-C ends `techne process` at once instead of waiting for the model.
-    worker = threading.Thread(target=write, name=f"writer-{context.run.run_id[:8]}", daemon=True)
-    worker.start()
-    while worker.is_alive() or not returned.empty():
-        try:
-            yield _call_observation(context, returned.get(timeout=CALL_POLL_SECONDS))
-        except queue.Empty:
-            continue
-    if "error" in outcome:
-        raise outcome["error"]
-    result: Draft = outcome["draft"]
-    yield dg.Output(
-        result,
-        metadata={
-            "writer": result.writer,
-            "chunks": len(result.chunk_notes),
-            "model_calls": sum(not call.reused for call in result.calls),
-            "reused_model_calls": sum(call.reused for call in result.calls),
-            "input_tokens": result.input_tokens,
-            "output_tokens": result.output_tokens,
-            "cost_usd": result.cost_usd,
-            "removed_ungrounded": len(result.removed_ungrounded),
-            "dropped_unevidenced": len(result.dropped_unevidenced),
-            **({"coverage": result.coverage.fraction} if result.coverage else {}),
-        },
-    )
+    # One partition, or a range (the backfill policy): inputs and output are then dicts by key.
+    keys = context.partition_keys
+    if len(keys) == 1:
+        video, transcript = {keys[0]: video}, {keys[0]: transcript}
+    if BATCH_GROUP_TAG in context.run.tags:
+        drafts = yield from batch_pass(context, video, transcript, writer, bedrock, bedrock_batch)
+        if drafts is None:
+            return  # a video of the range deferred or failed: this pass materializes nothing
+    else:
+        drafts = yield from write_range(context, video, transcript, writer, bedrock)
+    if len(keys) == 1:
+        yield dg.Output(drafts[keys[0]], metadata=draft_metadata(drafts[keys[0]]))
+        return
+    for key, result in drafts.items():
+        context.add_asset_metadata(draft_metadata(result), partition_key=key)
+    yield dg.Output(drafts)
 
 
 @dg.asset(

@@ -8,6 +8,9 @@ failed step. The graph is a chain, so steps in separate processes would buy no p
 
 import dagster as dg
 
+# What a batch backfill materializes through Dagster; the batch sensor writes the rest.
+ARCHIVE_TRANSCRIPT_ASSETS = ("video", "transcript")
+
 # The per-video assets and their checks, one run per video partition.
 process_video_job = dg.define_asset_job(
     "process_video",
@@ -17,8 +20,20 @@ process_video_job = dg.define_asset_job(
     "for one video.",
 )
 
+# Launched from the UI as a backfill with the run tag `techne/writer_mode=batch`, it is the
+# equivalent of `techne backfill --via batch`: the batch sensor creates the group and writes the
+# drafts through Bedrock batch. Without the tag, a backfill of it only transcribes.
+archive_transcripts_job = dg.define_asset_job(
+    "archive_transcripts",
+    selection=dg.AssetSelection.assets(*ARCHIVE_TRANSCRIPT_ASSETS),
+    executor_def=dg.in_process_executor,
+    description="Registers and transcribes archive videos (video → transcript). Backfilled with the "
+    "tag techne/writer_mode=batch, the batch sensor then writes their drafts through Bedrock batch "
+    "and publishes them.",
+)
+
 
 @dg.definitions
 def jobs() -> dg.Definitions:
     # The default executor also applies to the implicit asset jobs backfills run.
-    return dg.Definitions(jobs=[process_video_job], executor=dg.in_process_executor)
+    return dg.Definitions(jobs=[process_video_job, archive_transcripts_job], executor=dg.in_process_executor)

@@ -19,9 +19,10 @@ from techne_assets.adapters.transcription import (
     Transcriber,
 )
 from techne_assets.adapters.whisper import ProgressReport, WhisperOptions, WhisperTranscriber
-from techne_assets.core.writing.base import Writer
+from techne_assets.core.writing.base import ModelClient, ReplyCache, Writer
 from techne_assets.core.writing.factory import make_writer
 from techne_assets.core.writing.observed import CallObserver
+from techne_assets.defs.batch_resource import BedrockBatchResource
 from techne_assets.defs.bedrock_resource import BedrockResource
 from techne_assets.defs.io_manager import PydanticJsonIOManager
 from techne_assets.settings import Settings, get_settings, setting_default
@@ -121,12 +122,33 @@ class WriterResource(dg.ConfigurableResource):
             max_output_tokens=bedrock.max_output_tokens,
             chunk_max_tokens=self.chunk_max_tokens,
             chunk_overlap_tokens=self.chunk_overlap_tokens,
-            reply_cache=(
-                StorageReplyCache(storage_from_uri(self.store_uri, self.aws_region))
-                if self.reuse_replies
-                else None
-            ),
+            reply_cache=self.reply_cache(),
             on_call=on_call,
+            tokens_per_minute=bedrock.tokens_per_minute,
+            output_burndown=bedrock.output_burndown,
+        )
+
+    def reply_cache(self) -> ReplyCache | None:
+        """The shared reply cache in the asset store (None when replies are not reused)."""
+        if not self.reuse_replies:
+            return None
+        return StorageReplyCache(storage_from_uri(self.store_uri, self.aws_region))
+
+    def model_writer(
+        self, client: ModelClient, *, bedrock: BedrockResource, reply_cache: ReplyCache | None
+    ) -> Writer:
+        """The model writer over another client (a batch pass), with the reply cache it needs;
+        the client reports its own paid calls. Its chunks are those of `get` (sized against
+        `bedrock`'s quota), so its requests and their cached replies are the same."""
+        return make_writer(
+            "bedrock",
+            client=client,
+            max_output_tokens=bedrock.max_output_tokens,
+            chunk_max_tokens=self.chunk_max_tokens,
+            chunk_overlap_tokens=self.chunk_overlap_tokens,
+            reply_cache=reply_cache,
+            tokens_per_minute=bedrock.tokens_per_minute,
+            output_burndown=bedrock.output_burndown,
         )
 
 
@@ -236,6 +258,7 @@ def build_resources(settings: Settings, *, captions_path: str | None = None) -> 
             aws_region=region,
         ),
         "bedrock": BedrockResource.from_settings(settings),
+        "bedrock_batch": BedrockBatchResource.from_settings(settings),
         "tracking": TrackingResource(
             profile=settings.profile,
             state_dir=settings.state_dir,

@@ -5,7 +5,9 @@ The one writer of tracking records and notifications: the run-status sensors cal
 figure comes from the instance: durations from the run's own start and end times, spend from
 the per-call observations the `draft` step logs as each model call returns (so a run that
 failed or was killed still reports what it paid), links from the publication's materialization,
-the failure from the step or blocking check that stopped the run, whole, on one line.
+the failure from the step or blocking check that stopped the run, whole, on one line. A video
+of a batch group is drafted by the group's ranged runs, not by the run that publishes it: its
+record adds the spend those runs observed for its partition, and says `writer_mode` "batch".
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import BaseModel
 from techne_assets.adapters.reporting import report_completed, report_failed
 from techne_assets.adapters.tracking import RunRecord, RunStatus
 from techne_assets.core.partition_keys import reference_for
+from techne_assets.defs.batch_sensor import BATCH_GROUP_TAG, WRITER_MODE_TAG
 from techne_assets.defs.errors import describe_step_failure
 from techne_assets.defs.resources import NotifierResource, TrackingResource
 
@@ -27,6 +30,8 @@ VIDEO_KEY_TAG = "techne/video_key"
 LAUNCHED_BY_TAG = "techne/launched_by"
 PARTITION_TAG = "dagster/partition"
 PARENT_RUN_TAG = "dagster/parent_run_id"
+# A video's model calls: one draft run (on-demand) or a few passes of a batch group.
+OBSERVATIONS_PER_VIDEO = 5000
 
 
 class RunFailure(BaseModel):
@@ -54,6 +59,27 @@ def run_spend(instance: dg.DagsterInstance, run_id: str) -> tuple[int, int, floa
     for event in _events(instance, run_id, dg.DagsterEventType.ASSET_OBSERVATION):
         observation = event.asset_observation_data.asset_observation
         if observation.description != MODEL_CALL_OBSERVATION:
+            continue
+        input_tokens += int(_metadata_value(observation.metadata, "input_tokens", 0))
+        output_tokens += int(_metadata_value(observation.metadata, "output_tokens", 0))
+        cost += float(_metadata_value(observation.metadata, "cost_usd", 0.0))
+    return input_tokens, output_tokens, round(cost, 6)
+
+
+def batch_draft_spend(instance: dg.DagsterInstance, group_id: str, partition_key: str) -> tuple[int, int, float]:
+    """(input tokens, output tokens, US$) the draft runs of batch group `group_id` paid for one
+    video: its ranged runs wrote many videos, and their call observations name the partition.
+    Batch answers carry their batch-priced usage, so this is the video's real model cost."""
+    group_runs = {run.run_id for run in instance.get_runs(filters=dg.RunsFilter(tags={BATCH_GROUP_TAG: group_id}))}
+    records = instance.fetch_observations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("draft"), asset_partitions=[partition_key]),
+        limit=OBSERVATIONS_PER_VIDEO,
+    ).records
+    input_tokens = output_tokens = 0
+    cost = 0.0
+    for record in records:
+        observation = record.asset_observation
+        if record.run_id not in group_runs or observation is None or observation.description != MODEL_CALL_OBSERVATION:
             continue
         input_tokens += int(_metadata_value(observation.metadata, "input_tokens", 0))
         output_tokens += int(_metadata_value(observation.metadata, "output_tokens", 0))
@@ -120,6 +146,11 @@ def build_record(
     if finished and ended is None:
         ended = time.time()
     input_tokens, output_tokens, cost = run_spend(instance, run.run_id)
+    group_id = run.tags.get(BATCH_GROUP_TAG)
+    if group_id and partition_key:
+        batch_input, batch_output, batch_cost = batch_draft_spend(instance, group_id, partition_key)
+        input_tokens, output_tokens = input_tokens + batch_input, output_tokens + batch_output
+        cost = round(cost + batch_cost, 6)
     parent_id = run.tags.get(PARENT_RUN_TAG)
     parent = tracker.get(parent_id) if parent_id else None
     status = RunStatus.STARTED
@@ -149,6 +180,7 @@ def build_record(
         error=error,
         attempt=parent.attempt + 1 if parent else 1,
         parent_execution_id=parent_id,
+        writer_mode="batch" if run.tags.get(WRITER_MODE_TAG) == "batch" else "on-demand",
     )
 
 

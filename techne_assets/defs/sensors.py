@@ -2,8 +2,8 @@
 
 Each video is requested once per content (run keys are `partition@etag`). A video whose content
 is already materialized (by `techne process` or a backfill), whose partition has a run queued or
-in progress, or whose partition an active backfill targets is skipped (and remembered as
-handled), so the sensor and the backfill never both run it.
+in progress, whose partition an active backfill targets, or which is in an open batch group is
+skipped (and remembered as handled), so the sensor and the backfill never both run it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from techne_assets.adapters.batch_ledger import BatchGroup, BatchLedger
 from techne_assets.adapters.inbox_events import receive_s3_events
 from techne_assets.adapters.storage import Storage, storage_from_uri
 from techne_assets.core.inbox import (
@@ -77,6 +78,12 @@ def _run_request(obj: InboxObject, partition_key: str, reference: str) -> dg.Run
     )
 
 
+def _open_batch_groups(settings: Settings) -> list[BatchGroup]:
+    region = settings.aws_region
+    ledger = BatchLedger(storage_from_uri(settings.store_uri, region), storage_from_uri(settings.scratch_uri, region))
+    return ledger.open_groups()
+
+
 def _select(
     context: dg.SensorEvaluationContext,
     settings: Settings,
@@ -86,7 +93,7 @@ def _select(
     """Run requests for at most `sensor_max_runs_per_tick` candidates; the candidates handled
     (requested or skipped for good) and one line per skip."""
     limit = settings.sensor_max_runs_per_tick
-    busy = busy_partitions(context.instance) if candidates else {}
+    busy = busy_partitions(context.instance, _open_batch_groups(settings)) if candidates else {}
     requests, handled, skipped = [], [], []
     for obj in candidates[: limit * CHECKS_PER_RUN]:
         if len(requests) >= limit:

@@ -1,11 +1,14 @@
 """What the Dagster instance already knows about a stored video, for the sensors and the backfill:
-is this content already materialized, is a run of its partition queued or running, and does an
-active backfill target it?"""
+is this content already materialized, is a run of its partition queued or running, does an
+active backfill target it, or is it in an open batch group?"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import dagster as dg
 
+from techne_assets.adapters.batch_ledger import BatchGroup
 from techne_assets.adapters.storage import Storage, StoredObject
 from techne_assets.core.inbox import InboxObject
 from techne_assets.core.partition_keys import input_video_reference, partition_key_for
@@ -78,8 +81,13 @@ def partitions_being_run(instance: dg.DagsterInstance) -> set[str]:
     return {run.tags[PARTITION_TAG] for run in runs if PARTITION_TAG in run.tags}
 
 
-def busy_partitions(instance: dg.DagsterInstance) -> dict[str, str]:
-    """Partition key → why no new run should be started for it now."""
+def busy_partitions(instance: dg.DagsterInstance, batch_groups: Iterable[BatchGroup] = ()) -> dict[str, str]:
+    """Partition key → why no new run should be started for it now. `batch_groups` are the open
+    batch groups (`BatchLedger.open_groups()`): until a group is done, the batch sensor alone
+    writes its videos (its ranged draft runs carry no partition tag to find them by)."""
     busy = {key: "an active backfill already targets it" for key in partitions_of_active_backfills(instance)}
     busy.update({key: "a run of it is queued or in progress" for key in partitions_being_run(instance)})
+    for group in batch_groups:
+        if group.state != "done":
+            busy.update({key: f"in batch group {group.group_id}" for key in group.partition_keys})
     return busy

@@ -210,7 +210,9 @@ class ConverseSimulator:
         if output_tokens >= max_tokens:
             output_tokens, stop_reason = max_tokens, "max_tokens"
         latency = self.base_latency_seconds + output_tokens / self.output_tokens_per_second
-        time.sleep(latency * self.time_scale)
+        # Counted from the arrival: the time spent building the canned answer is part of it,
+        # as a real model's latency is all of its own work.
+        time.sleep(max(0.0, received_at + latency * self.time_scale - time.monotonic()))
 
         with self._lock:
             call.completed_at = time.monotonic()

@@ -76,7 +76,9 @@ def usage_by_stage(calls: list[CallUsage]) -> dict[str, StageUsage]:
     }
 
 
-def _request_digest(model_id: str, max_tokens: int, tool: ToolSpec, request: dict) -> str:
+def request_digest(model_id: str, max_tokens: int, tool: ToolSpec, request: dict) -> str:
+    """The reply-cache key of one request: model, system prompt, budget, tool and `request`
+    (`prompt` and `cached_prefix`). A client that answers later names its requests by it."""
     payload = {
         "model_id": model_id,
         "system": prompts.SYSTEM_PROMPT,
@@ -143,7 +145,7 @@ class ModelCalls:
         else:
             request = {"prompt": f"{self.prefix}\n\n{prompt}", "cached_prefix": None}
         cache = self.reply_cache
-        digest = _request_digest(self.client.model_id, max_tokens, tool, request)
+        digest = request_digest(self.client.model_id, max_tokens, tool, request)
         if cache is not None and (cached := cache.get(digest)) is not None:
             reused = CallUsage(stage=stage, model_id=self.client.model_id, reused=True,
                                stop_reason=cached.stop_reason)
@@ -204,9 +206,12 @@ class ModelCalls:
                 stage, f"output cut at max_tokens again after a retry with {larger}"
             ) from second
 
-    def parallel(self, tasks: list[Callable[[], T]], *, first_alone: bool = False) -> list[T]:
-        """Runs `tasks` in parallel, results in order. Deferred requests do not stop the others:
-        once all have run, one `RequestsDeferred` names every one of them."""
+    def parallel(
+        self, tasks: list[Callable[[], T]], *, first_alone: bool = False, max_workers: int | None = None
+    ) -> list[T]:
+        """Runs `tasks` in parallel (at most `max_workers` at once, in order), results in order.
+        Deferred requests do not stop the others: once all have run, one `RequestsDeferred` names
+        every one of them."""
         deferred: list[RequestDeferred] = []
 
         def run(task: Callable[[], T]) -> T | None:
@@ -219,7 +224,7 @@ class ModelCalls:
             return None
 
         results = [run(tasks[0])] if first_alone and tasks else []
-        with ThreadPoolExecutor(max_workers=self.max_parallel_calls) as pool:
+        with ThreadPoolExecutor(max_workers=min(self.max_parallel_calls, max_workers or self.max_parallel_calls)) as pool:
             results += list(pool.map(run, tasks[len(results) :]))
         if deferred:
             raise RequestsDeferred(sorted(deferred, key=lambda request: request.stage))

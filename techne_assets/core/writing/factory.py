@@ -20,11 +20,15 @@ def make_writer(
     chunk_overlap_tokens: int = 0,
     reply_cache: ReplyCache | None = None,
     on_call: CallObserver | None = None,
+    tokens_per_minute: int | None = None,
+    output_burndown: float = 5.0,
     **model_writer_options: Any,
 ) -> Writer:
     """`offline`, or the staged model writer over `client` (its paid calls reported to
     `on_call` as they return). `max_output_tokens` is the model client's own limit, so a
-    stage's retry with a larger budget is never larger than what the client allows."""
+    stage's retry with a larger budget is never larger than what the client allows;
+    `tokens_per_minute` and `output_burndown` are the client's quota, which the extraction
+    chunks are sized against (None: chunks of `chunk_max_tokens`)."""
     if kind == "offline":
         from techne_assets.core.writing.offline import OfflineWriter
 
@@ -39,5 +43,7 @@ def make_writer(
         chunk_overlap_tokens=chunk_overlap_tokens,
         max_output_tokens=max_output_tokens,
         reply_cache=reply_cache,
+        tokens_per_minute=tokens_per_minute,
+        output_burndown=output_burndown,
         **model_writer_options,
     )

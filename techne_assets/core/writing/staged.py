@@ -22,6 +22,10 @@ of a 3-hour call fit in a 200K tokens/min window at once; "transcript" sends the
 transcript as the cached prefix of every call (the first extraction alone, to write the
 cache). benchmarks/bench_model_phase.py measures both.
 
+Given the quota (`tokens_per_minute`, `output_burndown`), the chunks follow the extraction plan
+(budgets.plan_extraction): waves of extractions that each fit one window, run a wave at a time;
+without it, chunks are cut at `chunk_max_tokens`, all extractions at once.
+
 Structured answers are validated with pydantic; an invalid one gets exactly one repair call.
 A `max_tokens` stop is never accepted: an extraction is redone on the two halves of its
 chunk, a later stage once with twice its budget; after that the stage fails with
@@ -31,17 +35,22 @@ parallel stage proceed; the stage then raises one `RequestsDeferred` with all of
 
 from __future__ import annotations
 
+import json
+import math
+import threading
 from typing import Literal
 
 from pydantic import BaseModel
 
-from techne_assets.core.chunking import chunk_transcript
+from techne_assets.core.chunking import Chunk, chunk_evenly, chunk_transcript, with_tail_split
 from techne_assets.core.document import DocumentHeader, render_markdown, render_sections
 from techne_assets.core.evidence import enforce_evidence
-from techne_assets.core.grounding import check_grounding, remove_unsupported
+from techne_assets.core.grounding import check_grounding, remove_unsupported, transcript_index
+from techne_assets.core.instruction_types import caution_for, classify_instruction
 from techne_assets.core.language import detect_language
+from techne_assets.core.sanitize import LinkPolicy
 from techne_assets.core.tokens import estimate_tokens
-from techne_assets.core.transcript import Transcript, format_timestamp
+from techne_assets.core.transcript import Transcript, format_segment_line, format_timestamp
 from techne_assets.core.writing import budgets, prompts, sources, stages
 from techne_assets.core.writing.base import (
     Draft,
@@ -90,6 +99,11 @@ REVIEW_TOOL = ToolSpec(
     input_schema=tool_input_schema(ReviewAnswer),
 )
 
+# The extraction tool as the request carries it, for the quota the plan counts.
+EXTRACTION_TOOL_JSON = json.dumps(
+    {"tools": [{"toolSpec": EXTRACTION_TOOL.model_dump()}], "toolChoice": {"tool": {"name": EXTRACTION_TOOL.name}}}
+)
+
 LANGUAGE_SAMPLE_WORDS = 3000
 
 
@@ -106,13 +120,15 @@ class StagedModelWriter:
         self,
         client: ModelClient,
         *,
-        chunk_max_tokens: int = 12_000,
+        chunk_max_tokens: int = 16_000,
         chunk_overlap_tokens: int = 0,
         max_parallel_calls: int = 4,
         max_output_tokens: int = 64_000,
         use_prompt_cache: bool = True,
         reply_cache: ReplyCache | None = None,
         request_shape: RequestShape = "compact",
+        tokens_per_minute: int | None = None,
+        output_burndown: float = 5.0,
     ):
         if max_parallel_calls < 1:
             raise ValueError(f"max_parallel_calls must be at least 1, got {max_parallel_calls}")
@@ -124,6 +140,8 @@ class StagedModelWriter:
         self.use_prompt_cache = use_prompt_cache
         self.reply_cache = reply_cache
         self.request_shape = request_shape
+        self.tokens_per_minute = tokens_per_minute
+        self.output_burndown = output_burndown
 
     @property
     def name(self) -> str:
@@ -140,15 +158,11 @@ class _Run(ModelCalls):
         self.writer = writer
         self.transcript = transcript
         self.language = call_language(transcript)
-        self.chunks = chunk_transcript(transcript, writer.chunk_max_tokens, writer.chunk_overlap_tokens)
+        terms = stages.technical_terms(transcript.text, stages.CONTEXT_TERMS)
+        self.plan: budgets.ExtractionPlan | None = None
+        self.chunks = self._chunks(terms)
         self.ranges = stages.chunk_segment_indices(transcript, self.chunks)
-        if writer.request_shape == "transcript":
-            prefix = prompts.transcript_block(transcript, self.language)
-        else:
-            terms = stages.technical_terms(transcript.text, stages.CONTEXT_TERMS)
-            prefix = prompts.context_block(
-                transcript, self.language, terms, stages.chunk_outline(transcript, self.ranges)
-            )
+        prefix = self._prefix(terms, self.ranges)
         super().__init__(
             writer.client,
             prefix,
@@ -157,6 +171,74 @@ class _Run(ModelCalls):
             max_output_tokens=writer.max_output_tokens,
             max_parallel_calls=writer.max_parallel_calls,
         )
+
+    def _chunks(self, terms: list[str]) -> list[Chunk]:
+        """The chunks at `chunk_max_tokens`, or, given the quota, the extraction plan's."""
+        writer, transcript = self.writer, self.transcript
+        if writer.tokens_per_minute is None or not transcript.segments:
+            return chunk_transcript(transcript, writer.chunk_max_tokens, writer.chunk_overlap_tokens)
+        # The plan counts the lines the requests carry (with their ids); the chunker counts lines
+        # without ids: its budgets are the plan's scaled by the ratio of the two.
+        lines = estimate_tokens(prompts.transcript_lines(transcript, range(len(transcript.segments))))
+        scale = estimate_tokens("\n".join(format_segment_line(s) for s in transcript.segments)) / lines
+        compact = writer.request_shape == "compact"
+        request = prompts.extraction_prompt(0, transcript.spoken_end, self.language, "" if compact else None)
+        call_tokens = sum(
+            estimate_tokens(part) for part in (prompts.SYSTEM_PROMPT, self._prefix(terms, []), request, EXTRACTION_TOOL_JSON)
+        )
+        tokens_per_minute = writer.tokens_per_minute
+        plan, chunks = self._planned(lines, call_tokens, scale, tokens_per_minute)
+        # Measured on the real requests (the prefix with its chunk outline, each chunk's own
+        # lines), a first wave over the window is planned again with what each call overshot.
+        overshoot = self._wave_quota(chunks, plan.wave_calls, terms) - budgets.quota_window(tokens_per_minute)
+        if overshoot > 0:
+            more = math.ceil(overshoot / plan.wave_calls)
+            plan, chunks = self._planned(lines, call_tokens + more, scale, tokens_per_minute)
+        self.plan = plan
+        return chunks
+
+    def _planned(
+        self, lines: int, call_tokens: int, scale: float, tokens_per_minute: int
+    ) -> tuple[budgets.ExtractionPlan, list[Chunk]]:
+        writer, overlap = self.writer, self.writer.chunk_overlap_tokens
+        plan = budgets.plan_extraction(
+            lines, call_tokens, tokens_per_minute=tokens_per_minute,
+            output_burndown=writer.output_burndown, max_chunk_tokens=math.floor(writer.chunk_max_tokens / scale),
+            max_output_tokens=writer.max_output_tokens, max_parallel_calls=writer.max_parallel_calls,
+            chunk_sent=writer.request_shape == "compact",
+        )
+        if plan.even_chunks:
+            return plan, chunk_evenly(self.transcript, plan.even_chunks, writer.chunk_max_tokens, overlap)
+        budget = max(overlap + 1, min(writer.chunk_max_tokens, math.ceil(plan.chunk_tokens * scale)))
+        chunks = chunk_transcript(self.transcript, budget, overlap)
+        pieces = plan.tail_chunks(len(chunks) - 1, math.floor(chunks[-1].tokens / scale))
+        return plan, with_tail_split(chunks, pieces, overlap)
+
+    def _wave_quota(self, chunks: list[Chunk], calls: int, terms: list[str]) -> int:
+        """The quota tokens the extractions of the first `calls` chunks reserve at admission."""
+        ranges = stages.chunk_segment_indices(self.transcript, chunks)
+        prefix = self._prefix(terms, ranges)
+        shared = sum(estimate_tokens(part) for part in (prompts.SYSTEM_PROMPT, prefix, EXTRACTION_TOOL_JSON))
+        total = 0
+        for indices in ranges[:calls]:
+            prompt, chunk_tokens = self._extraction_request(indices)
+            budget = budgets.extraction_budget(chunk_tokens, self.writer.max_output_tokens)
+            total += shared + estimate_tokens(prompt) + math.ceil(budget * self.writer.output_burndown)
+        return total
+
+    def _prefix(self, terms: list[str], ranges: list[range]) -> str:
+        if self.writer.request_shape == "transcript":
+            return prompts.transcript_block(self.transcript, self.language)
+        outline = stages.chunk_outline(self.transcript, ranges)
+        return prompts.context_block(self.transcript, self.language, terms, outline)
+
+    def _extraction_request(self, indices: range) -> tuple[str, int]:
+        """The extraction prompt of the segments `indices`, and their lines' tokens."""
+        segments = [self.transcript.segments[i] for i in indices]
+        start, end = segments[0].start, max(segment.end for segment in segments)
+        lines = prompts.transcript_lines(self.transcript, indices)
+        compact = self.writer.request_shape == "compact"
+        return prompts.extraction_prompt(start, end, self.language, lines if compact else None), estimate_tokens(lines)
 
     def extract(self, number: int) -> ChunkExtraction:
         label = f"chunk-{number + 1:02d}"
@@ -180,12 +262,7 @@ class _Run(ModelCalls):
         return extraction
 
     def _extract_segments(self, label: str, indices: range) -> ChunkExtraction:
-        segments = [self.transcript.segments[i] for i in indices]
-        start, end = segments[0].start, max(segment.end for segment in segments)
-        lines = prompts.transcript_lines(self.transcript, indices)
-        compact = self.writer.request_shape == "compact"
-        prompt = prompts.extraction_prompt(start, end, self.language, lines if compact else None)
-        chunk_tokens = estimate_tokens(lines)
+        prompt, chunk_tokens = self._extraction_request(indices)
         return self.structured(
             f"extract:{label}", prompt, EXTRACTION_TOOL, ChunkExtraction,
             budgets.extraction_budget(chunk_tokens, self.writer.max_output_tokens),
@@ -247,6 +324,12 @@ class _Run(ModelCalls):
         answers = self.parallel([lambda request=request: write(request) for request in needed])
         return WrittenSections.joined(answers)
 
+    def _prepare_checks(self) -> None:
+        transcript_index(self.transcript)
+        LinkPolicy(self.transcript.text)
+        # the typing rules' cue patterns, compiled once per process on their first use
+        caution_for(classify_instruction("rode rm -rf /tmp/x"))
+
     def review(self, sections: WrittenSections, header: DocumentHeader) -> ReviewAnswer:
         unsupported = check_grounding(
             render_markdown(sections.to_document(header), self.transcript), self.transcript
@@ -264,9 +347,15 @@ class _Run(ModelCalls):
         )
 
     def draft(self, context: WritingContext) -> Draft:
+        # Writing out the transcript's spoken forms for grounding and links, and compiling the
+        # typing rules, is CPU work the later stages wait for: done while the extractions wait
+        # on the model instead.
+        checks = threading.Thread(target=self._prepare_checks, daemon=True)
+        checks.start()
         extractions = self.parallel(
             [lambda number=number: self.extract(number) for number in range(len(self.chunks))],
             first_alone=self.writer.use_prompt_cache and self.writer.request_shape == "transcript",
+            max_workers=self.plan.wave_calls if self.plan else None,
         )
         unevidenced = [
             dropped
@@ -318,6 +407,7 @@ class _Run(ModelCalls):
             written_offline=False,
             language=self.language,
         )
+        checks.join()
         review = self.review(sections, header)
         outcome = apply_edits(sections, review.edits)
         reasons.update({entry.outline_id: entry.reason for entry in outcome.removed})
