@@ -29,10 +29,9 @@ from techne_assets.adapters.batch_ledger import BatchGroup, BatchLedger
 from techne_assets.adapters.storage import storage_from_uri
 from techne_assets.core.inbox import InboxObject, is_video
 from techne_assets.defs.batch_resource import BedrockBatchResource
-from techne_assets.defs.batch_sensor import WRITER_MODE_TAG
 from techne_assets.defs.jobs import ARCHIVE_TRANSCRIPT_ASSETS
 from techne_assets.defs.partitions import videos_partitions
-from techne_assets.defs.run_report import LAUNCHED_BY_TAG
+from techne_assets.defs.run_tags import LAUNCHED_BY_TAG, WRITER_MODE_TAG
 from techne_assets.defs.video_status import (
     busy_partitions,
     materialized_partitions,

@@ -17,13 +17,8 @@ from techne_assets.core.partition_keys import input_video_reference, partition_k
 from techne_assets.core.publication import PublishedDocument
 from techne_assets.defs.partitions import videos_partitions
 from techne_assets.defs.resources import build_resources
-from techne_assets.defs.run_report import (
-    LAUNCHED_BY_TAG,
-    PARTITION_TAG,
-    VIDEO_KEY_TAG,
-    report_run,
-    run_failure,
-)
+from techne_assets.defs.run_report import report_run, run_failure
+from techne_assets.defs.run_tags import LAUNCHED_BY_TAG, PARTITION_TAG, VIDEO_KEY_TAG
 from techne_assets.settings import Settings, get_settings
 
 _logger = logging.getLogger(__name__)

@@ -25,6 +25,7 @@ from techne_assets.defs.resources import (
     WriterResource,
     build_resources,
 )
+from techne_assets.defs.run_report import build_record
 from techne_assets.settings import Settings
 
 
@@ -259,3 +260,113 @@ def test_a_backfill_run_without_the_video_tag_names_the_video_not_a_slug(setting
     assert "Configuração [parte 1].mp4" in sent["subject"]
     record = SqliteTracker(Path(settings.state_dir) / "tracking.sqlite3").get(result.run_id)
     assert record.video_key == key and record.status == RunStatus.FAILED
+
+
+class PricedOfflineWriterResource(WriterResource):
+    """The offline writer, reporting one paid call per video (US$ 0.25); `fail_on` fails instead."""
+
+    fail_on: str = ""
+
+    def get(self, bedrock, on_call=None):
+        writer = super().get(bedrock, on_call)
+        fail_on = self.fail_on
+
+        class Priced:
+            name = "bedrock:test"
+
+            def write(self, transcript, context):
+                on_call(CallUsage(stage="extract:chunk-01", model_id="test", input_tokens=1000,
+                                  output_tokens=200, cost_usd=0.25))
+                if context.source_name == fail_on:
+                    raise RuntimeError("the model answered without the forced tool")
+                return writer.write(transcript, context)
+
+        return Priced()
+
+
+BACKFILL_VIDEOS = ["a.mp4", "b.mp4"]
+
+
+def backfill_shaped(instance, settings: Settings, demo_call, writer: WriterResource, selection: list[str],
+                    **tags) -> dg.ExecuteInProcessResult:
+    """One run of what an asset backfill launches: `selection` of one partition (`partition`
+    tag) or of the range of both videos (the draft backfill policy)."""
+    definitions = load_defs()
+    graph_resources = build_resources(settings) | {"writer": writer}
+    assets = [a for a in definitions.assets if a.key.to_user_string() in selection]
+    others = [a for a in definitions.assets if a.key.to_user_string() not in selection]
+    partition = tags.pop("partition", None)
+    return dg.materialize([*assets, *(a.to_source_assets()[0] for a in others)], partition_key=partition,
+                          instance=instance, resources=graph_resources, raise_on_error=False, tags=tags,
+                          selection=selection)
+
+
+def transcribed(instance, settings: Settings, demo_call, writer) -> list[dg.ExecuteInProcessResult]:
+    instance.add_dynamic_partitions("videos", BACKFILL_VIDEOS)
+    results = []
+    for name in BACKFILL_VIDEOS:
+        shutil.copy(demo_call[0], Path(settings.input_uri) / name)
+        shutil.copy(demo_call[1], Path(settings.input_uri) / name.replace(".mp4", ".vtt"))
+        results.append(backfill_shaped(instance, settings, demo_call, writer, ["video", "transcript"],
+                                       partition=name))
+        assert results[-1].success
+    return results
+
+
+RANGE = {"dagster/asset_partition_range_start": "a.mp4", "dagster/asset_partition_range_end": "b.mp4"}
+
+
+def test_a_backfill_reports_each_video_once_with_the_cost_of_its_ranged_draft(settings, demo_call):
+    """A backfill runs transcripts, then one ranged draft, then one document run per video:
+    only the publication is the video's success, and it carries the ranged run's spend for it."""
+    writer = PricedOfflineWriterResource(kind="offline", store_uri=settings.store_uri)
+    with dg.instance_for_test() as instance:
+        for result in transcribed(instance, settings, demo_call, writer):
+            context = dg.build_run_status_sensor_context(
+                sensor_name="run_completed_sensor", dagster_instance=instance, dagster_run=result.dagster_run,
+                dagster_event=result.get_run_success_event(),
+            )
+            run_completed_sensor(context, **resources(settings))
+        assert notifications(settings) == []  # transcribing is not the video's success
+        drafted = backfill_shaped(instance, settings, demo_call, writer, ["draft"], **RANGE)
+        assert drafted.success and set(drafted.dagster_run.tags) >= set(RANGE)
+        published = []
+        for name in BACKFILL_VIDEOS:
+            result = backfill_shaped(instance, settings, demo_call, writer, ["document", "published_document"],
+                                     partition=name)
+            assert result.success
+            context = dg.build_run_status_sensor_context(
+                sensor_name="run_completed_sensor", dagster_instance=instance, dagster_run=result.dagster_run,
+                dagster_event=result.get_run_success_event(),
+            )
+            run_completed_sensor(context, **resources(settings))
+            published.append(result.run_id)
+        again = backfill_shaped(instance, settings, demo_call, writer, ["document", "published_document"],
+                                partition="a.mp4")
+        rerendered = build_record(instance, again.dagster_run, resources(settings)["tracking"])
+    tracker = SqliteTracker(Path(settings.state_dir) / "tracking.sqlite3")
+    records = [tracker.get(run_id) for run_id in published]
+    assert [(r.partition_key, r.status, r.cost_usd, r.input_tokens) for r in records] == [
+        ("a.mp4", RunStatus.COMPLETED, 0.25, 1000), ("b.mp4", RunStatus.COMPLETED, 0.25, 1000)]
+    assert [n["attributes"]["status"] for n in notifications(settings)] == ["COMPLETED", "COMPLETED"]
+    assert rerendered.cost_usd == 0.0  # a later re-render does not pay for the draft again
+
+
+def test_a_failed_ranged_draft_reports_every_video_of_its_range_with_its_own_reason(settings, demo_call):
+    writer = PricedOfflineWriterResource(kind="offline", store_uri=settings.store_uri, fail_on="b.mp4")
+    with dg.instance_for_test() as instance:
+        transcribed(instance, settings, demo_call, writer)
+        drafted = backfill_shaped(instance, settings, demo_call, writer, ["draft"], **RANGE)
+        assert not drafted.success
+        report_failure(instance, settings, drafted)
+    tracker = SqliteTracker(Path(settings.state_dir) / "tracking.sqlite3")
+    failed_b = tracker.get(f"{drafted.run_id}/b.mp4")
+    assert failed_b.status == RunStatus.FAILED and failed_b.partition_key == "b.mp4"
+    assert failed_b.error == "draft: the model answered without the forced tool"
+    assert failed_b.cost_usd == 0.25  # its own call, not the range's
+    kept_back = tracker.get(f"{drafted.run_id}/a.mp4")
+    assert kept_back.status == RunStatus.FAILED and "written, but not kept" in kept_back.error
+    sent = {n["subject"]: n for n in notifications(settings)}
+    assert len(sent) == 2 and all(n["attributes"]["status"] == "FAILED" for n in sent.values())
+    (about_b,) = [n for subject, n in sent.items() if "b.mp4" in subject]
+    assert "without the forced tool" in about_b["body"] and drafted.run_id in about_b["body"]

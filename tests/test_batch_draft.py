@@ -19,12 +19,12 @@ from techne_assets.core.video import MediaInfo, VideoInfo
 from techne_assets.core.writing.base import Draft
 from techne_assets.defs.assets import draft, transcript, video
 from techne_assets.defs.batch_resource import BedrockBatchResource
-from techne_assets.defs.batch_sensor import BATCH_FINAL_TAG, BATCH_GROUP_TAG, BATCH_PASS_TAG
 from techne_assets.defs.bedrock_resource import BedrockResource, ModelPriceConfig
 from techne_assets.defs.draft_passes import BATCH_PASS_OBSERVATION
 from techne_assets.defs.io_manager import PydanticJsonIOManager
 from techne_assets.defs.resources import StorageResource, TranscriberResource, WriterResource
 from techne_assets.defs.run_report import MODEL_CALL_OBSERVATION
+from techne_assets.defs.run_tags import BATCH_FINAL_TAG, BATCH_GROUP_TAG, BATCH_PASS_TAG
 from techne_assets.testing.canned_answers import CannedAnswers
 from techne_assets.testing.converse_simulator import CannedReply, ConverseCall, ConverseSimulator
 from techne_assets.testing.native_messages import converse_request_of, native_response_of

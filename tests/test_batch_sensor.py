@@ -12,6 +12,7 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import boto3
 import dagster as dg
@@ -22,9 +23,15 @@ from dagster._core.events import AssetObservationData, DagsterEvent, DagsterEven
 from techne_assets.adapters.batch_ledger import BatchGroup, BatchLedger, PassResult
 from techne_assets.adapters.bedrock_batch import BedrockBatchJobs
 from techne_assets.adapters.storage import storage_from_uri
+from techne_assets.adapters.tracking import RunStatus, SqliteTracker
 from techne_assets.core.writing.batch_records import record_id
 from techne_assets.defs.batch_resource import BedrockBatchResource
-from techne_assets.defs.batch_sensor import (
+from techne_assets.defs.batch_sensor import bedrock_batch_sensor, contiguous_ranges
+from techne_assets.defs.bedrock_resource import ModelPriceConfig
+from techne_assets.defs.partitions import videos_partitions
+from techne_assets.defs.resources import NotifierResource, TrackingResource
+from techne_assets.defs.run_report import MODEL_CALL_OBSERVATION, report_run
+from techne_assets.defs.run_tags import (
     BATCH_FINAL_TAG,
     BATCH_GROUP_TAG,
     BATCH_PASS_TAG,
@@ -32,13 +39,7 @@ from techne_assets.defs.batch_sensor import (
     RANGE_START_TAG,
     RUN_KEY_TAG,
     WRITER_MODE_TAG,
-    bedrock_batch_sensor,
-    contiguous_ranges,
 )
-from techne_assets.defs.bedrock_resource import ModelPriceConfig
-from techne_assets.defs.partitions import videos_partitions
-from techne_assets.defs.resources import NotifierResource, TrackingResource
-from techne_assets.defs.run_report import MODEL_CALL_OBSERVATION, report_run
 from techne_assets.defs.video_status import busy_partitions
 
 BUCKET = "techne-batch-sensor"
@@ -86,9 +87,19 @@ def instance():
 
 
 def tick(instance, resource=None, cursor=None) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"bedrock_batch": resource or batch_resource()})
+    # Tracking and notices of the videos that fail in a pass go beside the instance's files.
+    state_dir = instance.root_directory
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
+        "bedrock_batch": resource or batch_resource(),
+        "tracking": TrackingResource(profile="local", state_dir=state_dir),
+        "notifier": NotifierResource(profile="local", state_dir=state_dir),
+    })
     return bedrock_batch_sensor(context)
+
+
+def sent_notices(instance) -> list[dict]:
+    log = Path(instance.root_directory) / "notifications.log"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
 def add_runs(instance, requests: list[dg.RunRequest], status=dg.DagsterRunStatus.SUCCESS) -> list[dg.DagsterRun]:
@@ -282,6 +293,8 @@ def test_below_the_minimum_the_next_pass_goes_on_demand_and_says_so(instance, le
     assert group.on_demand_reason == "12 records < minimum 100"
     assert "on-demand (12 records < minimum 100)" in observations(fallback)["v1.mp4"]["message"]
     assert runs and len(fallback.run_requests) == 3
+    # No job ever ran: its runs, and so its tracking records, say the videos went on-demand.
+    assert {r.tags[WRITER_MODE_TAG] for r in fallback.run_requests} == {"on-demand"}
 
 
 def test_a_failed_job_without_output_errors_every_record(instance, ledger, bedrock_stub):
@@ -340,6 +353,15 @@ def test_a_failed_video_in_a_range_sends_the_others_of_the_range_alone(instance,
     assert (alone.tags[RANGE_START_TAG], alone.tags[RANGE_END_TAG], alone.tags[BATCH_FINAL_TAG]) == (
         "v1.mp4", "v1.mp4", "1")
     assert observations(final)["v2.mp4"]["status"] == "failed"
+    (notice,) = sent_notices(instance)
+    assert notice["attributes"]["status"] == "FAILED" and "v2.mp4" in notice["subject"]
+    assert "forced tool" in notice["body"]
+    (pass_run,) = [r for r in instance.get_runs() if r.tags.get(RANGE_START_TAG) == "v1.mp4"]
+    record = SqliteTracker(Path(instance.root_directory) / "tracking.sqlite3").get(f"{pass_run.run_id}/v2.mp4")
+    assert (record.status, record.partition_key, record.writer_mode) == (RunStatus.FAILED, "v2.mp4", "batch")
+    assert record.error == "draft: v2.mp4: the model did not call the forced tool"
+    tick(instance)  # a later tick of the same pass does not announce it again
+    assert len(sent_notices(instance)) == 1
 
 
 def test_a_video_whose_run_died_twice_without_a_result_fails(instance, ledger, bedrock_stub):

@@ -184,7 +184,11 @@ def _assert_retried_from_failure(dev: DagsterDev, inbox: Inbox, run_id: str, par
         lambda: (tracker.get(retry["runId"]) or not_yet_recorded).status == RunStatus.COMPLETED,
         timeout=120, what="the run-status sensor to mark the retry COMPLETED", interval=2,
     )
-    assert tracker.get(run_id).status == RunStatus.FAILED
+    # Each run-status sensor ticks on its own: the killed run's FAILED record may come later.
+    dev.wait_until(
+        lambda: (tracker.get(run_id) or not_yet_recorded).status == RunStatus.FAILED,
+        timeout=120, what="the run-failure sensor to mark the killed run FAILED", interval=2,
+    )
     retried = tracker.get(retry["runId"])
     assert (retried.parent_execution_id, retried.attempt) == (run_id, 2)
 

@@ -23,11 +23,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from techne_assets.adapters.bedrock_batch import write_records
+from techne_assets.adapters.bedrock_batch import converse_record, write_records
 from techne_assets.adapters.storage import Storage, StoredObject
 from techne_assets.core.errors import InputError
-from techne_assets.core.writing.base import ModelReply
-from techne_assets.core.writing.batch_records import BatchAnswer
+from techne_assets.core.writing.base import ModelReply, RequestsDeferred
+from techne_assets.core.writing.batch_records import BatchAnswer, record_id
+from techne_assets.core.writing.calls import STAGE_ORDER
 
 _GROUPS_PREFIX = "batch/_groups/"
 _JSONL = "application/jsonl"
@@ -92,6 +93,26 @@ class PassResult(BaseModel):
     records: dict[str, str] = Field(default_factory=dict, description="record id → request digest")
     stage_labels: dict[str, str] = Field(default_factory=dict, description="record id → stage label")
     reason: str | None = None
+
+    @classmethod
+    def deferred(cls, partition_key: str, pass_number: int, run_id: str, deferred: RequestsDeferred,
+                 max_output_tokens: int) -> tuple[PassResult, list[dict]]:
+        """The deferred outcome of a partition, and the JSONL records of its requests."""
+        by_record = {record_id(partition_key, item.stage, item.digest): item for item in deferred.deferred}
+        records = [converse_record(rid, item.request, max_output_tokens=max_output_tokens)
+                   for rid, item in by_record.items()]
+        return cls(
+            partition_key=partition_key, pass_number=pass_number, run_id=run_id, outcome="deferred",
+            stage=stage_family([item.stage for item in deferred.deferred]),
+            records={rid: item.digest for rid, item in by_record.items()},
+            stage_labels={rid: item.stage for rid, item in by_record.items()},
+        ), records
+
+
+def stage_family(labels: list[str]) -> str:
+    """The writer stages of stage labels, in stage order: ["merge", "extract:chunk-02"] → "extract+merge"."""
+    families = {label.split(":", 1)[0] for label in labels}
+    return "+".join(sorted(families, key=lambda f: (STAGE_ORDER.index(f) if f in STAGE_ORDER else len(STAGE_ORDER), f)))
 
 
 class GroupExistsError(ValueError):

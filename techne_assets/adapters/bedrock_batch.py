@@ -120,6 +120,23 @@ def record_format_reason(model_id: str) -> str | None:
     )
 
 
+def batch_unavailable_reason(*, profile: str, scratch_uri: str, role_arn: str | None, model_id: str,
+                             batch_models: list[str], priced: bool) -> str | None:
+    """Why a backfill of `model_id` cannot go through batch with this configuration, in one
+    line (None: it can); `techne doctor`, `techne backfill` and the batch sensor all ask this."""
+    if profile != "aws" or not scratch_uri.startswith("s3://"):
+        return f"batch needs an S3 scratch store (profile {profile}, TECHNE_SCRATCH_URI {scratch_uri})"
+    if not role_arn:
+        return "TECHNE_BATCH_ROLE_ARN is not set (the service role Bedrock batch assumes)"
+    if model_id not in batch_models:
+        return f"model {model_id} is not in TECHNE_BATCH_MODELS ({', '.join(batch_models) or 'empty'})"
+    if (reason := record_format_reason(model_id)) is not None:
+        return reason
+    if not priced:
+        return f"no price for model {model_id} (TECHNE_MODEL_PRICES / TECHNE_BATCH_PRICES)"
+    return None
+
+
 def anthropic_messages_body(converse: Mapping[str, Any]) -> dict[str, Any]:
     """The Anthropic Messages request body (InvokeModel) of a Converse request body."""
     config = converse.get("inferenceConfig", {})

@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
+from techne_assets.adapters.bedrock_batch import batch_unavailable_reason
 from techne_assets.adapters.permissions import probe_of
 from techne_assets.settings import Settings
 
@@ -136,20 +137,21 @@ def _model_access(settings: Settings, client: ClientFactory) -> list[Finding]:
     return findings
 
 
-def batch_unavailable_reason(settings: Settings) -> str | None:
-    """Why archive backfills cannot go through Bedrock batch here, or None when they can."""
-    if settings.profile != "aws" or not settings.scratch_uri.startswith("s3://"):
-        return f"batch needs an S3 scratch store (TECHNE_SCRATCH_URI is {settings.scratch_uri})"
-    if not settings.batch_role_arn:
-        return "TECHNE_BATCH_ROLE_ARN is not set"
-    if settings.bedrock_model_id not in settings.batch_models:
-        return f"{settings.bedrock_model_id} is not in TECHNE_BATCH_MODELS"
-    return None
+def _batch_unavailable_reason(settings: Settings) -> str | None:
+    try:
+        settings.batch_price_for(settings.bedrock_model_id)
+        priced = True
+    except KeyError:
+        priced = False
+    return batch_unavailable_reason(
+        profile=settings.profile, scratch_uri=settings.scratch_uri, role_arn=settings.batch_role_arn,
+        model_id=settings.bedrock_model_id, batch_models=settings.batch_models, priced=priced,
+    )
 
 
 def _batch(settings: Settings, client: ClientFactory) -> Finding:
     """Batch is optional (backfills fall back to on-demand), so this line never fails doctor."""
-    reason = batch_unavailable_reason(settings)
+    reason = _batch_unavailable_reason(settings)
     if reason is not None:
         return Finding(name="bedrock batch", ok=False, required=False,
                        detail=f"unavailable, backfills go through on-demand: {reason}",

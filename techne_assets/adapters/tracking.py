@@ -46,7 +46,9 @@ FINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED})
 
 
 class RunRecord(BaseModel):
-    execution_id: str = Field(description="the Dagster run id")
+    execution_id: str = Field(
+        description="the Dagster run id; `<run id>/<partition key>` for one video of a failed ranged run"
+    )
     video_key: str
     partition_key: str
     status: RunStatus = RunStatus.STARTED

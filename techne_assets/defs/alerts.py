@@ -1,7 +1,11 @@
-"""Run-status and check sensors: the only writers of tracking records and notifications.
+"""Run-status and check sensors: the writers of tracking records and notifications.
 
 Each reads the run's own records through `run_report` (the same function `techne process`
 calls on the run it finished, so those runs, tagged as launched by the CLI, are skipped here).
+A video's record and COMPLETED notice belong to the run that publishes it: a run that only
+transcribes (a backfill's first run of a video, a batch group's transcript runs) or only drafts
+is reported when it fails. A failed ranged run (a backfill's `draft` of many videos) reports each
+video of its range; a batch group's own draft passes are the batch sensor's to judge.
 A failed blocking check stops its run: the run's failure notice names the check, so the check
 sensor notifies only the failures that did not stop a run (warnings, non-blocking checks).
 """
@@ -12,14 +16,23 @@ import dagster as dg
 
 from techne_assets.adapters.reporting import report_check_failed
 from techne_assets.core.partition_keys import reference_for
-from techne_assets.defs.batch_sensor import BATCH_PASS_TAG, PUBLISH_PASS, WRITER_MODE_TAG
 from techne_assets.defs.resources import NotifierResource, TrackingResource
 from techne_assets.defs.run_report import (
+    PUBLISH_STEP,
+    record_start,
+    report_range_failed,
+    report_run,
+    run_steps,
+)
+from techne_assets.defs.run_tags import (
+    BATCH_GROUP_TAG,
+    BATCH_PASS_TAG,
     LAUNCHED_BY_TAG,
     PARTITION_TAG,
+    PUBLISH_PASS,
+    RANGE_START_TAG,
     VIDEO_KEY_TAG,
-    record_start,
-    report_run,
+    WRITER_MODE_TAG,
 )
 
 CHECK_EVENTS_PER_TICK = 200
@@ -29,10 +42,26 @@ def _is_ours(run: dg.DagsterRun) -> bool:
     return PARTITION_TAG in run.tags and run.tags.get(LAUNCHED_BY_TAG) != "cli"
 
 
-def _may_publish(run: dg.DagsterRun) -> bool:
-    """A batch group's transcript runs end long before its documents exist: they are tracked
-    and announced only when they fail; the group's publication runs are tracked as usual."""
-    return run.tags.get(WRITER_MODE_TAG) != "batch" or run.tags.get(BATCH_PASS_TAG) == PUBLISH_PASS
+def _is_ours_ranged(run: dg.DagsterRun) -> bool:
+    return (RANGE_START_TAG in run.tags and PARTITION_TAG not in run.tags
+            and BATCH_GROUP_TAG not in run.tags and run.tags.get(LAUNCHED_BY_TAG) != "cli")
+
+
+def _publishes(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """Whether the run's success is the video's: it publishes the document (every step of its
+    job, or a plan with `published_document`), and is not one of a batch group's transcript runs."""
+    if run.tags.get(WRITER_MODE_TAG) == "batch" and run.tags.get(BATCH_PASS_TAG) != PUBLISH_PASS:
+        return False
+    steps = run_steps(instance, run)
+    return steps is None or PUBLISH_STEP in steps
+
+
+def _report_failure(context: dg.RunStatusSensorContext, tracking: TrackingResource,
+                    notifier: NotifierResource) -> None:
+    if _is_ours(context.dagster_run):
+        report_run(context.instance, context.dagster_run, tracking, notifier)
+    elif _is_ours_ranged(context.dagster_run):
+        report_range_failed(context.instance, context.dagster_run, tracking, notifier)
 
 
 @dg.run_status_sensor(
@@ -41,7 +70,7 @@ def _may_publish(run: dg.DagsterRun) -> bool:
     description="A video run started: its tracking record, STARTED.",
 )
 def run_started_sensor(context: dg.RunStatusSensorContext, tracking: TrackingResource) -> None:
-    if _is_ours(context.dagster_run) and _may_publish(context.dagster_run):
+    if _is_ours(context.dagster_run) and _publishes(context.instance, context.dagster_run):
         record_start(context.instance, context.dagster_run, tracking)
 
 
@@ -54,20 +83,19 @@ def run_started_sensor(context: dg.RunStatusSensorContext, tracking: TrackingRes
 def run_completed_sensor(
     context: dg.RunStatusSensorContext, tracking: TrackingResource, notifier: NotifierResource
 ) -> None:
-    if _is_ours(context.dagster_run) and _may_publish(context.dagster_run):
+    if _is_ours(context.dagster_run) and _publishes(context.instance, context.dagster_run):
         report_run(context.instance, context.dagster_run, tracking, notifier)
 
 
 @dg.run_failure_sensor(
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="A failed run: tracking record FAILED with what it spent, notification naming the "
-    "video, the step or blocking check, and the whole reason.",
+    "video, the step or blocking check, and the whole reason (each video of a failed ranged run).",
 )
 def run_failed_sensor(
     context: dg.RunFailureSensorContext, tracking: TrackingResource, notifier: NotifierResource
 ) -> None:
-    if _is_ours(context.dagster_run):
-        report_run(context.instance, context.dagster_run, tracking, notifier)
+    _report_failure(context, tracking, notifier)
 
 
 @dg.run_status_sensor(
@@ -78,8 +106,7 @@ def run_failed_sensor(
 def run_canceled_sensor(
     context: dg.RunStatusSensorContext, tracking: TrackingResource, notifier: NotifierResource
 ) -> None:
-    if _is_ours(context.dagster_run):
-        report_run(context.instance, context.dagster_run, tracking, notifier)
+    _report_failure(context, tracking, notifier)
 
 
 @dg.sensor(

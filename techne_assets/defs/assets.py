@@ -23,7 +23,6 @@ from techne_assets.core.video import VideoInfo
 from techne_assets.core.writing.base import Draft
 from techne_assets.core.writing.versioning import writer_code_version
 from techne_assets.defs.batch_resource import BedrockBatchResource
-from techne_assets.defs.batch_sensor import BATCH_GROUP_TAG
 from techne_assets.defs.bedrock_resource import BedrockResource
 from techne_assets.defs.draft_passes import batch_pass, draft_metadata, write_range
 from techne_assets.defs.errors import input_errors_fail_the_step
@@ -35,6 +34,7 @@ from techne_assets.defs.resources import (
     TranscriberResource,
     WriterResource,
 )
+from techne_assets.defs.run_tags import BATCH_GROUP_TAG
 from techne_assets.settings import get_settings
 
 OWNERS = ["team:techne-ops"]

@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from techne_assets.adapters.batch_ledger import BatchLedger
-from techne_assets.adapters.bedrock_batch import BedrockBatchJobs, record_format_reason
+from techne_assets.adapters.bedrock_batch import BedrockBatchJobs, batch_unavailable_reason
 from techne_assets.adapters.storage import storage_from_uri
 from techne_assets.core.pricing import ModelPrice
 from techne_assets.defs.bedrock_resource import ModelPriceConfig
@@ -77,15 +77,7 @@ class BedrockBatchResource(dg.ConfigurableResource):
     def unavailable_reason(self, model_id: str | None = None) -> str | None:
         """Why a backfill of `model_id` (default: this resource's model) cannot go through
         batch, in one line; None when it can."""
-        model = model_id or self.model_id
-        if self.profile != "aws" or not self.scratch_uri.startswith("s3://"):
-            return f"batch needs an S3 scratch store (profile {self.profile}, TECHNE_SCRATCH_URI {self.scratch_uri})"
-        if not self.role_arn:
-            return "TECHNE_BATCH_ROLE_ARN is not set (the service role Bedrock batch assumes)"
-        if model not in self.models:
-            return f"model {model} is not in TECHNE_BATCH_MODELS ({', '.join(self.models) or 'empty'})"
-        if (reason := record_format_reason(model)) is not None:
-            return reason
-        if self.price is None:
-            return f"no price for model {model} (TECHNE_MODEL_PRICES / TECHNE_BATCH_PRICES)"
-        return None
+        return batch_unavailable_reason(
+            profile=self.profile, scratch_uri=self.scratch_uri, role_arn=self.role_arn,
+            model_id=model_id or self.model_id, batch_models=self.models, priced=self.price is not None,
+        )

@@ -8,7 +8,9 @@ Dagster backfill covers `video` and `transcript` only, and this sensor moves eac
 ranged `draft` runs (one writer pass each), one Bedrock job per pass with deferred records,
 stores the job's answers for the next pass, and finally one publication run per written video.
 No run is alive while a job runs. A tick makes no model call: it reads the instance, the ledger
-and one job status per open job.
+and one job status per open job. A video that fails its draft in a pass gets its FAILED record
+and notice then (through `run_report`, anchored on the pass run that had it in its range); the
+group's transcript and publication runs are reported by the run-status sensors.
 
 Every launched run has a deterministic run key (`<group>-p<pass>-<i>`), and a tick requests
 only the runs of the current pass that do not exist yet, so a repeated tick launches nothing
@@ -34,17 +36,21 @@ from techne_assets.adapters.bedrock_batch import (
 from techne_assets.core.writing.batch_records import BatchAnswer
 from techne_assets.defs.batch_resource import BedrockBatchResource
 from techne_assets.defs.partitions import videos_partitions
+from techne_assets.defs.resources import NotifierResource, TrackingResource
+from techne_assets.defs.run_report import report_video_failed
+from techne_assets.defs.run_tags import (
+    BATCH_FINAL_TAG,
+    BATCH_GROUP_TAG,
+    BATCH_PASS_TAG,
+    LAUNCHED_BY_TAG,
+    PUBLISH_PASS,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    RUN_KEY_TAG,
+    WRITER_MODE_TAG,
+)
 from techne_assets.settings import get_settings
 
-BATCH_GROUP_TAG = "techne/batch_group"
-BATCH_PASS_TAG = "techne/batch_pass"
-BATCH_FINAL_TAG = "techne/batch_final"
-WRITER_MODE_TAG = "techne/writer_mode"
-# Dagster's public tag strings for a ranged run (no private import of their constants).
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
-RUN_KEY_TAG = "dagster/run_key"
-PUBLISH_PASS = "publish"  # the batch_pass tag of a group's publication runs
 BATCH_OBSERVATION = "batch"
 # Backfills are listed newest first; a UI-launched batch backfill is among the recent ones.
 RECENT_BACKFILLS = 50
@@ -97,11 +103,14 @@ def contiguous_ranges(order: list[str], keys: list[str], max_per_run: int) -> li
 class GroupTick:
     """One tick's work on one group: the run requests and observations it produces."""
 
-    def __init__(self, context: dg.SensorEvaluationContext, batch: BedrockBatchResource, ledger: BatchLedger):
+    def __init__(self, context: dg.SensorEvaluationContext, batch: BedrockBatchResource, ledger: BatchLedger,
+                 tracking: TrackingResource, notifier: NotifierResource):
         self.context = context
         self.instance = context.instance
         self.batch = batch
         self.ledger = ledger
+        self.tracking = tracking
+        self.notifier = notifier
         self.requests: list[dg.RunRequest] = []
         self.events: list[dg.AssetObservation] = []
 
@@ -127,6 +136,16 @@ class GroupTick:
                 asset_key=dg.AssetKey("draft"), partition=key, description=BATCH_OBSERVATION, metadata=metadata,
             ))
 
+    def report_failed(self, group: BatchGroup, runs: list[dg.DagsterRun], failed: dict[str, str]) -> None:
+        """The FAILED record and notice of each video of `failed` whose draft failed in this pass."""
+        by_range = {(run.tags.get(RANGE_START_TAG), run.tags.get(RANGE_END_TAG)): run for run in runs}
+        for keys in group.pass_ranges:
+            run = by_range.get((keys[0], keys[-1]))
+            for key in keys:
+                if run is not None and key in failed:
+                    report_video_failed(self.instance, run, key, f"draft: {failed[key]}",
+                                        self.tracking, self.notifier)
+
     def _runs(self, group: BatchGroup, pass_tag: str) -> list[dg.DagsterRun]:
         return list(self.instance.get_runs(filters=dg.RunsFilter(
             tags={BATCH_GROUP_TAG: group.group_id, BATCH_PASS_TAG: pass_tag})))
@@ -136,8 +155,10 @@ class GroupTick:
         self.requests.extend(r for r in wanted if r.run_key not in launched)
 
     def _tags(self, group: BatchGroup, pass_tag: str) -> dict[str, str]:
-        return {BATCH_GROUP_TAG: group.group_id, BATCH_PASS_TAG: pass_tag, WRITER_MODE_TAG: "batch",
-                "techne/launched_by": "backfill"}
+        # A group that fell back to on-demand before any job ran writes nothing through batch.
+        mode = "on-demand" if group.on_demand_reason and not group.jobs else "batch"
+        return {BATCH_GROUP_TAG: group.group_id, BATCH_PASS_TAG: pass_tag, WRITER_MODE_TAG: mode,
+                LAUNCHED_BY_TAG: "backfill"}
 
     # -- writing passes -------------------------------------------------------------------------
 
@@ -210,6 +231,7 @@ class GroupTick:
         newly_failed = sorted(key for key in failed if key not in group.failed)
         group = group.model_copy(update={"failed": failed, "written": [*group.written, *written]})
         if newly_failed:
+            self.report_failed(group, runs, {key: failed[key] for key in newly_failed})
             self.observe(group, newly_failed, "failed", "; ".join(f"{k}: {failed[k]}" for k in newly_failed[:3])
                          + (f" (+{len(newly_failed) - 3} more)" if len(newly_failed) > 3 else ""))
         deferred = [r for r in results.values() if r.outcome == "deferred" and r.partition_key not in failed]
@@ -221,6 +243,7 @@ class GroupTick:
             # An on-demand pass sends everything itself; a deferral there would loop forever.
             stuck = {r.partition_key: "requests deferred in an on-demand pass" for r in deferred}
             group = group.model_copy(update={"failed": {**group.failed, **stuck}})
+            self.report_failed(group, runs, stuck)
             self.observe(group, sorted(stuck), "failed", "requests deferred in an on-demand pass")
             return self.start_pass(group, f"pass {group.pass_number}: {len(written)} written")
         minimum = self.batch.min_records
@@ -413,11 +436,12 @@ def _groups_for_ui_backfills(context: dg.SensorEvaluationContext, ledger: BatchL
     description="Moves each batch group of an archive backfill through its writer passes, Bedrock "
     "batch jobs and publication runs.",
 )
-def bedrock_batch_sensor(context: dg.SensorEvaluationContext, bedrock_batch: BedrockBatchResource) -> dg.SensorResult:
+def bedrock_batch_sensor(context: dg.SensorEvaluationContext, bedrock_batch: BedrockBatchResource,
+                         tracking: TrackingResource, notifier: NotifierResource) -> dg.SensorResult:
     ledger = bedrock_batch.ledger()
     known = set(json.loads(context.cursor)) if context.cursor else set()
     cursor = json.dumps(sorted(_groups_for_ui_backfills(context, ledger, bedrock_batch, known)))
-    tick = GroupTick(context, bedrock_batch, ledger)
+    tick = GroupTick(context, bedrock_batch, ledger, tracking, notifier)
     handlers = {"transcribing": tick.transcribing, "writing": tick.writing, "job": tick.job,
                 "publishing": tick.publishing}
     groups = ledger.open_groups()

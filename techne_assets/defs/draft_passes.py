@@ -22,9 +22,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from techne_assets.adapters.batch_ledger import PassResult
+from techne_assets.adapters.batch_ledger import PassResult, stage_family
 from techne_assets.adapters.bedrock import CircuitOpenError, QuotaWaitTimeoutError
-from techne_assets.adapters.bedrock_batch import converse_record
 from techne_assets.core.transcript import Transcript
 from techne_assets.core.video import VideoInfo
 from techne_assets.core.writing.base import (
@@ -35,14 +34,12 @@ from techne_assets.core.writing.base import (
     WritingContext,
 )
 from techne_assets.core.writing.batch_client import BatchDeferringClient
-from techne_assets.core.writing.batch_records import record_id
-from techne_assets.core.writing.calls import STAGE_ORDER
 from techne_assets.core.writing.observed import CallObserver
 from techne_assets.defs.batch_resource import BedrockBatchResource
-from techne_assets.defs.batch_sensor import BATCH_GROUP_TAG, BATCH_PASS_TAG
 from techne_assets.defs.bedrock_resource import BedrockResource, bedrock_errors_to_dagster
 from techne_assets.defs.resources import WriterResource
-from techne_assets.defs.run_report import MODEL_CALL_OBSERVATION
+from techne_assets.defs.run_report import FAILED_PARTITIONS, MODEL_CALL_OBSERVATION
+from techne_assets.defs.run_tags import BATCH_GROUP_TAG, BATCH_PASS_TAG
 
 # How often the draft step looks for finished model calls to log while the writer works.
 CALL_POLL_SECONDS = 0.2
@@ -161,16 +158,10 @@ def write_range(
         named = "; ".join(f"{key}: {reason}" for key, reason in failures.items())
         raise dg.Failure(
             description=f"draft failed for {len(failures)} of {len(context.partition_keys)} videos: {named}",
-            metadata={"failed_partitions": len(failures)},
+            metadata={FAILED_PARTITIONS: dg.MetadataValue.json(failures)},
             allow_retries=False,
         )
     return drafts
-
-
-def _stage_family(labels: list[str]) -> str:
-    """The writer stages of stage labels, in stage order: ["merge", "extract:chunk-02"] → "extract+merge"."""
-    families = {label.split(":", 1)[0] for label in labels}
-    return "+".join(sorted(families, key=lambda f: (STAGE_ORDER.index(f) if f in STAGE_ORDER else len(STAGE_ORDER), f)))
 
 
 def batch_pass(
@@ -215,7 +206,8 @@ def batch_pass(
         try:
             drafts[key] = yield from write_observed(context, key, build, transcripts[key], videos[key], bedrock)
         except RequestsDeferred as deferred:
-            result, records = _deferred_result(result, key, deferred, bedrock.max_output_tokens)
+            result, records = PassResult.deferred(key, pass_number, context.run.run_id, deferred,
+                                                  bedrock.max_output_tokens)
         except dg.RetryRequested:
             raise
         except Exception as error:  # noqa: BLE001 - this partition fails alone, with its reason
@@ -226,23 +218,6 @@ def batch_pass(
     return drafts if len(drafts) == len(context.partition_keys) else None
 
 
-def _deferred_result(
-    result: PassResult, key: str, deferred: RequestsDeferred, max_output_tokens: int
-) -> tuple[PassResult, list[dict]]:
-    """The deferred outcome of a partition, and the JSONL records of its requests."""
-    by_record = {record_id(key, item.stage, item.digest): item for item in deferred.deferred}
-    records = [
-        converse_record(rid, item.request, max_output_tokens=max_output_tokens)
-        for rid, item in by_record.items()
-    ]
-    return result.model_copy(update={
-        "outcome": "deferred",
-        "stage": _stage_family([item.stage for item in deferred.deferred]),
-        "records": {rid: item.digest for rid, item in by_record.items()},
-        "stage_labels": {rid: item.stage for rid, item in by_record.items()},
-    }), records
-
-
 def _pass_observations(
     context: dg.AssetExecutionContext, group_id: str, pass_number: int, results: dict[str, PassResult]
 ) -> Generator[dg.AssetObservation, None, None]:
@@ -250,7 +225,7 @@ def _pass_observations(
     outcomes = [result.outcome for result in results.values()]
     counts = {name: outcomes.count(name) for name in ("written", "deferred", "failed")}
     records = sum(len(result.records) for result in results.values())
-    stages = _stage_family([result.stage for result in results.values() if result.stage])
+    stages = stage_family([result.stage for result in results.values() if result.stage])
     context.log.info(
         f"batch group {group_id} pass {pass_number}: {counts['written']} written, {counts['deferred']} "
         f"deferred ({records} records{', stage ' + stages if stages else ''}), {counts['failed']} failed"

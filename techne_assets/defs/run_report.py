@@ -5,9 +5,12 @@ The one writer of tracking records and notifications: the run-status sensors cal
 figure comes from the instance: durations from the run's own start and end times, spend from
 the per-call observations the `draft` step logs as each model call returns (so a run that
 failed or was killed still reports what it paid), links from the publication's materialization,
-the failure from the step or blocking check that stopped the run, whole, on one line. A video
-of a batch group is drafted by the group's ranged runs, not by the run that publishes it: its
-record adds the spend those runs observed for its partition, and says `writer_mode` "batch".
+the failure from the step or blocking check that stopped the run, whole, on one line.
+
+A backfill drafts many videos in one ranged run (the `draft` backfill policy), and a batch group
+in a few: the run that publishes a video adds the spend those runs observed for its partition
+(batch records say `writer_mode` "batch"). A ranged run has no partition tag, so when it fails
+each video of its range gets its own record, `<run id>/<partition key>`, and its own notice.
 """
 
 from __future__ import annotations
@@ -21,17 +24,26 @@ from pydantic import BaseModel
 from techne_assets.adapters.reporting import report_completed, report_failed
 from techne_assets.adapters.tracking import RunRecord, RunStatus
 from techne_assets.core.partition_keys import reference_for
-from techne_assets.defs.batch_sensor import BATCH_GROUP_TAG, WRITER_MODE_TAG
 from techne_assets.defs.errors import describe_step_failure
+from techne_assets.defs.partitions import videos_partitions
 from techne_assets.defs.resources import NotifierResource, TrackingResource
+from techne_assets.defs.run_tags import (
+    BATCH_GROUP_TAG,
+    PARENT_RUN_TAG,
+    PARTITION_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    VIDEO_KEY_TAG,
+    WRITER_MODE_TAG,
+)
 
 MODEL_CALL_OBSERVATION = "model call"
-VIDEO_KEY_TAG = "techne/video_key"
-LAUNCHED_BY_TAG = "techne/launched_by"
-PARTITION_TAG = "dagster/partition"
-PARENT_RUN_TAG = "dagster/parent_run_id"
 # A video's model calls: one draft run (on-demand) or a few passes of a batch group.
 OBSERVATIONS_PER_VIDEO = 5000
+DRAFT, PUBLISHED = dg.AssetKey("draft"), dg.AssetKey("published_document")
+DRAFT_STEP, PUBLISH_STEP = "draft", "published_document"
+# The metadata entry of a ranged draft step's failure: the reason of each video that failed.
+FAILED_PARTITIONS = "failed_partitions"
 
 
 class RunFailure(BaseModel):
@@ -66,25 +78,70 @@ def run_spend(instance: dg.DagsterInstance, run_id: str) -> tuple[int, int, floa
     return input_tokens, output_tokens, round(cost, 6)
 
 
-def batch_draft_spend(instance: dg.DagsterInstance, group_id: str, partition_key: str) -> tuple[int, int, float]:
-    """(input tokens, output tokens, US$) the draft runs of batch group `group_id` paid for one
-    video: its ranged runs wrote many videos, and their call observations name the partition.
-    Batch answers carry their batch-priced usage, so this is the video's real model cost."""
-    group_runs = {run.run_id for run in instance.get_runs(filters=dg.RunsFilter(tags={BATCH_GROUP_TAG: group_id}))}
+def draft_spend(instance: dg.DagsterInstance, partition_key: str, run_ids: set[str]) -> tuple[int, int, float]:
+    """(input tokens, output tokens, US$) the draft runs `run_ids` paid for one video: a ranged
+    run writes many videos, and its call observations name the partition. Batch answers carry
+    their batch-priced usage, so this is the video's real model cost."""
+    if not run_ids:
+        return 0, 0, 0.0
     records = instance.fetch_observations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("draft"), asset_partitions=[partition_key]),
+        dg.AssetRecordsFilter(asset_key=DRAFT, asset_partitions=[partition_key]),
         limit=OBSERVATIONS_PER_VIDEO,
     ).records
     input_tokens = output_tokens = 0
     cost = 0.0
     for record in records:
         observation = record.asset_observation
-        if record.run_id not in group_runs or observation is None or observation.description != MODEL_CALL_OBSERVATION:
+        if record.run_id not in run_ids or observation is None or observation.description != MODEL_CALL_OBSERVATION:
             continue
         input_tokens += int(_metadata_value(observation.metadata, "input_tokens", 0))
         output_tokens += int(_metadata_value(observation.metadata, "output_tokens", 0))
         cost += float(_metadata_value(observation.metadata, "cost_usd", 0.0))
     return input_tokens, output_tokens, round(cost, 6)
+
+
+def _latest_materialization(instance: dg.DagsterInstance, asset: dg.AssetKey, partition_key: str,
+                            not_by: str | None = None):
+    """The partition's latest materialization of `asset`, leaving out run `not_by`'s own."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[partition_key]), limit=2
+    ).records
+    return next((record for record in records if record.run_id != not_by), None)
+
+
+def run_steps(instance: dg.DagsterInstance, run: dg.DagsterRun) -> frozenset[str] | None:
+    """The assets (steps) the run materializes: its asset selection (a backfill's run of a few
+    assets of the graph), else its plan's steps; None when neither is on record (every step of
+    its job)."""
+    if run.asset_selection:
+        return frozenset(key.to_user_string() for key in run.asset_selection)
+    if run.execution_plan_snapshot_id:
+        plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+        if plan is not None and plan.step_keys_to_execute:
+            return frozenset(plan.step_keys_to_execute)
+    return None
+
+
+def drafting_runs(instance: dg.DagsterInstance, run: dg.DagsterRun, partition_key: str) -> set[str]:
+    """The other runs whose draft spend for `partition_key` belongs to this run's record: every
+    draft run of its batch group, or the ranged backfill run that wrote the partition's latest
+    draft, once: not to a run that drafts the video itself, not to a retry (its parent counted
+    it) and not after a publication of that draft already did."""
+    if group_id := run.tags.get(BATCH_GROUP_TAG):
+        return {r.run_id for r in instance.get_runs(filters=dg.RunsFilter(tags={BATCH_GROUP_TAG: group_id}))}
+    steps = run_steps(instance, run)
+    if steps is None or DRAFT_STEP in steps or PARENT_RUN_TAG in run.tags:
+        return set()
+    drafted = _latest_materialization(instance, DRAFT, partition_key)
+    if drafted is None or drafted.run_id == run.run_id:
+        return set()
+    drafted_by = instance.get_run_by_id(drafted.run_id)
+    if drafted_by is None or RANGE_START_TAG not in drafted_by.tags:
+        return set()
+    published = _latest_materialization(instance, PUBLISHED, partition_key, not_by=run.run_id)
+    if published is not None and published.timestamp > drafted.timestamp:
+        return set()
+    return {drafted_by.run_id}
 
 
 def _materialization_metadata(instance: dg.DagsterInstance, run_id: str, asset: str) -> dict:
@@ -131,12 +188,13 @@ def run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunFailure:
 
 
 def build_record(
-    instance: dg.DagsterInstance, run: dg.DagsterRun, tracking: TrackingResource
+    instance: dg.DagsterInstance, run: dg.DagsterRun, tracking: TrackingResource, video_of_range: str | None = None
 ) -> RunRecord:
-    """The tracking record of `run` as its own records describe it now."""
+    """The tracking record of `run` as its own records describe it now; with `video_of_range`,
+    the record of that one video of a ranged run (its own id, spend and media)."""
     tracker = tracking.get()
     run_record = instance.get_run_record_by_id(run.run_id)
-    partition_key = run.tags.get(PARTITION_TAG, "")
+    partition_key = video_of_range or run.tags.get(PARTITION_TAG, "")
     started = (run_record.start_time if run_record else None) or (
         run_record.create_timestamp.timestamp() if run_record else time.time()
     )
@@ -145,13 +203,21 @@ def build_record(
                               dg.DagsterRunStatus.CANCELED)
     if finished and ended is None:
         ended = time.time()
-    input_tokens, output_tokens, cost = run_spend(instance, run.run_id)
-    group_id = run.tags.get(BATCH_GROUP_TAG)
-    if group_id and partition_key:
-        batch_input, batch_output, batch_cost = batch_draft_spend(instance, group_id, partition_key)
-        input_tokens, output_tokens = input_tokens + batch_input, output_tokens + batch_output
-        cost = round(cost + batch_cost, 6)
+    if video_of_range:
+        input_tokens, output_tokens, cost = draft_spend(
+            instance, video_of_range, {run.run_id} | drafting_runs(instance, run, video_of_range)
+        )
+    else:
+        input_tokens, output_tokens, cost = run_spend(instance, run.run_id)
+    if partition_key and not video_of_range:
+        drafted_input, drafted_output, drafted_cost = draft_spend(
+            instance, partition_key, drafting_runs(instance, run, partition_key) - {run.run_id}
+        )
+        input_tokens, output_tokens = input_tokens + drafted_input, output_tokens + drafted_output
+        cost = round(cost + drafted_cost, 6)
     parent_id = run.tags.get(PARENT_RUN_TAG)
+    if parent_id and video_of_range:
+        parent_id = f"{parent_id}/{video_of_range}"
     parent = tracker.get(parent_id) if parent_id else None
     status = RunStatus.STARTED
     error = None
@@ -163,7 +229,7 @@ def build_record(
         error = f"{failure.step}: {failure.reason}"
     published = _materialization_metadata(instance, run.run_id, "published_document")
     return RunRecord(
-        execution_id=run.run_id,
+        execution_id=f"{run.run_id}/{video_of_range}" if video_of_range else run.run_id,
         # Backfill runs carry no per-run tag: their partition key names the video itself.
         video_key=run.tags.get(VIDEO_KEY_TAG) or reference_for(partition_key) or partition_key,
         partition_key=partition_key,
@@ -213,3 +279,55 @@ def report_run(
         report_failed(notifier.get(), record, run_url=notifier.run_url(run.run_id),
                       environment=notifier.environment)
     return record
+
+
+def range_partitions(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[str]:
+    """Every video between a ranged run's ends, in the dynamic partitions' order."""
+    start, end = run.tags.get(RANGE_START_TAG), run.tags.get(RANGE_END_TAG)
+    order = instance.get_dynamic_partitions(videos_partitions.name)
+    if start in order and end in order:
+        return order[order.index(start): order.index(end) + 1]
+    return [key for key in dict.fromkeys((start, end)) if key]
+
+
+def range_failures(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[str, str]:
+    """Why each video of a failed ranged run has no draft ("step: reason"): the reason the step
+    named for it, or, for a video written beside ones that failed, that it was not kept."""
+    failure = run_failure(instance, run)
+    named: dict[str, str] = {}
+    for event in _events(instance, run.run_id, dg.DagsterEventType.STEP_FAILURE):
+        data = event.step_failure_data.user_failure_data
+        if data is not None and FAILED_PARTITIONS in data.metadata:
+            named.update(_metadata_value(data.metadata, FAILED_PARTITIONS))
+    reasons = {}
+    for key in range_partitions(instance, run):
+        if key in named:
+            reasons[key] = f"{failure.step}: {' '.join(str(named[key]).split())}"
+        elif named:
+            reasons[key] = (f"{failure.step}: written, but not kept: the run failed for {len(named)} other "
+                            "video(s) of its range; re-executing it from failure writes this one from the reply cache")
+        else:
+            reasons[key] = f"{failure.step}: {failure.reason}"
+    return reasons
+
+
+def report_video_failed(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, partition_key: str, error: str,
+    tracking: TrackingResource, notifier: NotifierResource,
+) -> RunRecord:
+    """The FAILED record ("step: reason" in `error`) and the one notification of one video of
+    the ranged run `run`."""
+    record = build_record(instance, run, tracking, video_of_range=partition_key).model_copy(
+        update={"status": RunStatus.FAILED, "error": error}
+    )
+    record = tracking.get().put(record)
+    report_failed(notifier.get(), record, run_url=notifier.run_url(run.run_id), environment=notifier.environment)
+    return record
+
+
+def report_range_failed(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, tracking: TrackingResource, notifier: NotifierResource
+) -> list[RunRecord]:
+    """One FAILED record and one notification per video of a failed ranged run."""
+    return [report_video_failed(instance, run, key, error, tracking, notifier)
+            for key, error in range_failures(instance, run).items()]

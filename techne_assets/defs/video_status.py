@@ -12,10 +12,10 @@ from techne_assets.adapters.batch_ledger import BatchGroup
 from techne_assets.adapters.storage import Storage, StoredObject
 from techne_assets.core.inbox import InboxObject
 from techne_assets.core.partition_keys import input_video_reference, partition_key_for
+from techne_assets.defs.run_tags import PARTITION_TAG
 
 # Backfills are listed newest first; an active one is among the recent ones.
 RECENT_BACKFILLS = 200
-PARTITION_TAG = "dagster/partition"
 ACTIVE_RUN_STATUSES = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
