@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     batch_poll_seconds: int = Field(
         default=300, ge=1, description="how often the batch sensor looks at the open jobs"
     )
+    batch_max_unusable_share: float = Field(
+        default=0.5, gt=0, le=1,
+        description="share of a job's records answered in error or without the forced tool call "
+        "above which the rest of its group goes on-demand (each such record is paid twice)",
+    )
     batch_prices: dict[str, ModelPrice] = Field(
         default_factory=dict,
         description="JSON: model id → US$ per 1M tokens in batch; a model missing here pays half "

@@ -314,6 +314,36 @@ def test_a_failed_job_without_output_errors_every_record(instance, ledger, bedro
     assert "role cannot read the input" in observations(failed)["v1.mp4"]["message"]
 
 
+def error_line(rid: str) -> dict:
+    return {"recordId": rid, "modelInput": {}, "error": {"errorCode": 400, "errorMessage": "tool use unsupported"}}
+
+
+@pytest.mark.parametrize(("errored", "goes_on_demand"), [(1, False), (3, True)])
+def test_a_job_whose_records_mostly_err_sends_the_rest_of_the_group_on_demand(
+        instance, ledger, bedrock_stub, errored, goes_on_demand):
+    """Errored records are retried on-demand, each paid twice: past half of a job, later stages
+    stop going through batch."""
+    create_group(ledger)
+    add_runs(instance, tick(instance).run_requests)
+    records = list({**deferred(ledger, 1, "v1.mp4", 2), **deferred(ledger, 1, "v4.mp4", 2)})
+    for key in ("v2.mp4", "v3.mp4"):
+        outcome(ledger, 1, key, "written")
+    expect_submit(bedrock_stub)
+    tick(instance)
+    write_output(ledger, 1, [error_line(rid) for rid in records[:errored]]
+                 + [reply_line(rid) for rid in records[errored:]])
+    expect_describe(bedrock_stub, "Completed")
+    after = tick(instance)
+    group = ledger.group(GROUP)
+    assert (group.state, group.pass_number, group.jobs[0].errored) == ("writing", 2, errored)
+    if goes_on_demand:
+        assert group.on_demand_reason == (f"job techne-{GROUP}-p1: 3 of 4 records in error, above "
+                                          "TECHNE_BATCH_MAX_UNUSABLE_SHARE 0.5: the rest of the group goes on-demand")
+        assert "3 of 4 records in error" in observations(after)["v1.mp4"]["message"]
+    else:
+        assert group.on_demand_reason is None
+
+
 def test_a_stopped_job_is_resumed_by_a_new_job_of_the_unanswered_records(instance, ledger, bedrock_stub):
     create_group(ledger)
     add_runs(instance, tick(instance).run_requests)

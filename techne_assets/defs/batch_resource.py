@@ -26,6 +26,7 @@ class BedrockBatchResource(dg.ConfigurableResource):
     timeout_hours: int = setting_default("batch_timeout_hours")
     max_partitions_per_run: int = setting_default("batch_max_partitions_per_run")
     poll_seconds: int = setting_default("batch_poll_seconds")
+    max_unusable_share: float = setting_default("batch_max_unusable_share")
     price: ModelPriceConfig | None = None  # None: batch answers cannot be priced (unavailable)
     store_uri: str = setting_default("store_uri")
     scratch_uri: str = setting_default("scratch_uri")
@@ -49,6 +50,7 @@ class BedrockBatchResource(dg.ConfigurableResource):
             timeout_hours=settings.batch_timeout_hours,
             max_partitions_per_run=settings.batch_max_partitions_per_run,
             poll_seconds=settings.batch_poll_seconds,
+            max_unusable_share=settings.batch_max_unusable_share,
             price=ModelPriceConfig(**price.model_dump()) if price else None,
             store_uri=settings.store_uri,
             scratch_uri=settings.scratch_uri,
