@@ -190,6 +190,13 @@ class Settings(BaseSettings):
             cache_write=on_demand.input / 2, cache_read=on_demand.input / 2,
         )
 
+    def batch_price_or_none(self, model_id: str) -> ModelPrice | None:
+        """The batch price, or None for a model that has no price at all (batch is then unavailable)."""
+        try:
+            return self.batch_price_for(model_id)
+        except KeyError:
+            return None
+
     def price_for(self, model_id: str) -> ModelPrice:
         try:
             return self.model_prices[model_id]

@@ -287,8 +287,7 @@ class PricedOfflineWriterResource(WriterResource):
 BACKFILL_VIDEOS = ["a.mp4", "b.mp4"]
 
 
-def backfill_shaped(instance, settings: Settings, demo_call, writer: WriterResource, selection: list[str],
-                    **tags) -> dg.ExecuteInProcessResult:
+def backfill_shaped(instance, settings: Settings, writer: WriterResource, selection: list[str], **tags) -> dg.ExecuteInProcessResult:
     """One run of what an asset backfill launches: `selection` of one partition (`partition`
     tag) or of the range of both videos (the draft backfill policy)."""
     definitions = load_defs()
@@ -307,7 +306,7 @@ def transcribed(instance, settings: Settings, demo_call, writer) -> list[dg.Exec
     for name in BACKFILL_VIDEOS:
         shutil.copy(demo_call[0], Path(settings.input_uri) / name)
         shutil.copy(demo_call[1], Path(settings.input_uri) / name.replace(".mp4", ".vtt"))
-        results.append(backfill_shaped(instance, settings, demo_call, writer, ["video", "transcript"],
+        results.append(backfill_shaped(instance, settings, writer, ["video", "transcript"],
                                        partition=name))
         assert results[-1].success
     return results
@@ -328,11 +327,11 @@ def test_a_backfill_reports_each_video_once_with_the_cost_of_its_ranged_draft(se
             )
             run_completed_sensor(context, **resources(settings))
         assert notifications(settings) == []  # transcribing is not the video's success
-        drafted = backfill_shaped(instance, settings, demo_call, writer, ["draft"], **RANGE)
+        drafted = backfill_shaped(instance, settings, writer, ["draft"], **RANGE)
         assert drafted.success and set(drafted.dagster_run.tags) >= set(RANGE)
         published = []
         for name in BACKFILL_VIDEOS:
-            result = backfill_shaped(instance, settings, demo_call, writer, ["document", "published_document"],
+            result = backfill_shaped(instance, settings, writer, ["document", "published_document"],
                                      partition=name)
             assert result.success
             context = dg.build_run_status_sensor_context(
@@ -341,7 +340,7 @@ def test_a_backfill_reports_each_video_once_with_the_cost_of_its_ranged_draft(se
             )
             run_completed_sensor(context, **resources(settings))
             published.append(result.run_id)
-        again = backfill_shaped(instance, settings, demo_call, writer, ["document", "published_document"],
+        again = backfill_shaped(instance, settings, writer, ["document", "published_document"],
                                 partition="a.mp4")
         rerendered = build_record(instance, again.dagster_run, resources(settings)["tracking"])
     tracker = SqliteTracker(Path(settings.state_dir) / "tracking.sqlite3")
@@ -356,7 +355,7 @@ def test_a_failed_ranged_draft_reports_every_video_of_its_range_with_its_own_rea
     writer = PricedOfflineWriterResource(kind="offline", store_uri=settings.store_uri, fail_on="b.mp4")
     with dg.instance_for_test() as instance:
         transcribed(instance, settings, demo_call, writer)
-        drafted = backfill_shaped(instance, settings, demo_call, writer, ["draft"], **RANGE)
+        drafted = backfill_shaped(instance, settings, writer, ["draft"], **RANGE)
         assert not drafted.success
         report_failure(instance, settings, drafted)
     tracker = SqliteTracker(Path(settings.state_dir) / "tracking.sqlite3")

@@ -138,14 +138,10 @@ def _model_access(settings: Settings, client: ClientFactory) -> list[Finding]:
 
 
 def _batch_unavailable_reason(settings: Settings) -> str | None:
-    try:
-        settings.batch_price_for(settings.bedrock_model_id)
-        priced = True
-    except KeyError:
-        priced = False
     return batch_unavailable_reason(
         profile=settings.profile, scratch_uri=settings.scratch_uri, role_arn=settings.batch_role_arn,
-        model_id=settings.bedrock_model_id, batch_models=settings.batch_models, priced=priced,
+        model_id=settings.bedrock_model_id, batch_models=settings.batch_models,
+        priced=settings.batch_price_or_none(settings.bedrock_model_id) is not None,
     )
 
 

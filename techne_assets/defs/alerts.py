@@ -26,13 +26,10 @@ from techne_assets.defs.run_report import (
 )
 from techne_assets.defs.run_tags import (
     BATCH_GROUP_TAG,
-    BATCH_PASS_TAG,
     LAUNCHED_BY_TAG,
     PARTITION_TAG,
-    PUBLISH_PASS,
     RANGE_START_TAG,
     VIDEO_KEY_TAG,
-    WRITER_MODE_TAG,
 )
 
 CHECK_EVENTS_PER_TICK = 200
@@ -49,9 +46,7 @@ def _is_ours_ranged(run: dg.DagsterRun) -> bool:
 
 def _publishes(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
     """Whether the run's success is the video's: it publishes the document (every step of its
-    job, or a plan with `published_document`), and is not one of a batch group's transcript runs."""
-    if run.tags.get(WRITER_MODE_TAG) == "batch" and run.tags.get(BATCH_PASS_TAG) != PUBLISH_PASS:
-        return False
+    job, or a selection with `published_document`; a batch group's transcript runs have not)."""
     steps = run_steps(instance, run)
     return steps is None or PUBLISH_STEP in steps
 

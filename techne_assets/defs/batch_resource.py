@@ -37,10 +37,7 @@ class BedrockBatchResource(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BedrockBatchResource:
-        try:
-            price = settings.batch_price_for(settings.bedrock_model_id)
-        except KeyError:  # an unpriced model: `unavailable_reason` says so
-            price = None
+        price = settings.batch_price_or_none(settings.bedrock_model_id)  # None: `unavailable_reason` says so
         return cls(
             profile=settings.profile,
             model_id=settings.bedrock_model_id,

@@ -348,20 +348,20 @@ class GroupTick:
         message = (f"job {status.status}: {len(answers) - errored} answered, {errored} errored"
                    + (f" ({status.message})" if status.message else ""))
         self.observe(group, partitions, job.status, message, job)
-        if status.status in ANSWERED and (fallback := self.unusable_reason(job, answers)) is not None:
+        if status.status in ANSWERED and (fallback := self.unusable_reason(job)) is not None:
             group = group.model_copy(update={"on_demand_reason": fallback})
             message = f"{message}; {fallback}"
         return self.start_pass(group, message)
 
-    def unusable_reason(self, job: BatchJobRecord, answers: list[BatchAnswer]) -> str | None:
+    def unusable_reason(self, job: BatchJobRecord) -> str | None:
         """Why the rest of the group goes on-demand after this answered job, if it should. An
         errored record (a service error, an answer cut short or without the forced tool call) is
         retried on-demand, so a job where most records err (a model or region whose batch path
         drops tool use, a systematic error) would make every later job cost twice."""
-        errored = sum(answer.error is not None for answer in answers)
-        if not answers or errored / len(answers) <= self.batch.max_unusable_share:
+        answers = job.answered + job.errored
+        if not answers or job.errored / answers <= self.batch.max_unusable_share:
             return None
-        return (f"job {job.job_name}: {errored} of {len(answers)} records in error, above "
+        return (f"job {job.job_name}: {job.errored} of {answers} records in error, above "
                 f"TECHNE_BATCH_MAX_UNUSABLE_SHARE {self.batch.max_unusable_share:g}: the rest of the group goes on-demand")
 
     def collect_answers(self, group: BatchGroup, job: BatchJobRecord, status: str,

@@ -16,6 +16,7 @@ each video of its range gets its own record, `<run id>/<partition key>`, and its
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -40,7 +41,7 @@ from techne_assets.defs.run_tags import (
 MODEL_CALL_OBSERVATION = "model call"
 # A video's model calls: one draft run (on-demand) or a few passes of a batch group.
 OBSERVATIONS_PER_VIDEO = 5000
-DRAFT, PUBLISHED = dg.AssetKey("draft"), dg.AssetKey("published_document")
+VIDEO, DRAFT, PUBLISHED = dg.AssetKey("video"), dg.AssetKey("draft"), dg.AssetKey("published_document")
 DRAFT_STEP, PUBLISH_STEP = "draft", "published_document"
 # The metadata entry of a ranged draft step's failure: the reason of each video that failed.
 FAILED_PARTITIONS = "failed_partitions"
@@ -64,18 +65,23 @@ def _metadata_value(metadata: dict, name: str, default=None):
     return default if value is None else getattr(value, "value", value)
 
 
-def run_spend(instance: dg.DagsterInstance, run_id: str) -> tuple[int, int, float]:
-    """(input tokens, output tokens, US$) over every model call the run paid for."""
+def _call_totals(observations: Iterable[dg.AssetObservation | None]) -> tuple[int, int, float]:
+    """(input tokens, output tokens, US$) over the `model call` observations among these."""
     input_tokens = output_tokens = 0
     cost = 0.0
-    for event in _events(instance, run_id, dg.DagsterEventType.ASSET_OBSERVATION):
-        observation = event.asset_observation_data.asset_observation
-        if observation.description != MODEL_CALL_OBSERVATION:
+    for observation in observations:
+        if observation is None or observation.description != MODEL_CALL_OBSERVATION:
             continue
         input_tokens += int(_metadata_value(observation.metadata, "input_tokens", 0))
         output_tokens += int(_metadata_value(observation.metadata, "output_tokens", 0))
         cost += float(_metadata_value(observation.metadata, "cost_usd", 0.0))
     return input_tokens, output_tokens, round(cost, 6)
+
+
+def run_spend(instance: dg.DagsterInstance, run_id: str) -> tuple[int, int, float]:
+    """(input tokens, output tokens, US$) over every model call the run paid for."""
+    return _call_totals(event.asset_observation_data.asset_observation
+                        for event in _events(instance, run_id, dg.DagsterEventType.ASSET_OBSERVATION))
 
 
 def draft_spend(instance: dg.DagsterInstance, partition_key: str, run_ids: set[str]) -> tuple[int, int, float]:
@@ -88,16 +94,7 @@ def draft_spend(instance: dg.DagsterInstance, partition_key: str, run_ids: set[s
         dg.AssetRecordsFilter(asset_key=DRAFT, asset_partitions=[partition_key]),
         limit=OBSERVATIONS_PER_VIDEO,
     ).records
-    input_tokens = output_tokens = 0
-    cost = 0.0
-    for record in records:
-        observation = record.asset_observation
-        if record.run_id not in run_ids or observation is None or observation.description != MODEL_CALL_OBSERVATION:
-            continue
-        input_tokens += int(_metadata_value(observation.metadata, "input_tokens", 0))
-        output_tokens += int(_metadata_value(observation.metadata, "output_tokens", 0))
-        cost += float(_metadata_value(observation.metadata, "cost_usd", 0.0))
-    return input_tokens, output_tokens, round(cost, 6)
+    return _call_totals(record.asset_observation for record in records if record.run_id in run_ids)
 
 
 def _latest_materialization(instance: dg.DagsterInstance, asset: dg.AssetKey, partition_key: str,
@@ -155,11 +152,9 @@ def _media_duration(instance: dg.DagsterInstance, run_id: str, partition_key: st
     """From this run's `video`, else the partition's latest (a retry starts after it)."""
     metadata = _materialization_metadata(instance, run_id, "video")
     if not metadata:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey("video"), asset_partitions=[partition_key]), limit=1
-        ).records
-        if records and records[0].asset_materialization:
-            metadata = dict(records[0].asset_materialization.metadata)
+        latest = _latest_materialization(instance, VIDEO, partition_key)
+        if latest is not None and latest.asset_materialization:
+            metadata = dict(latest.asset_materialization.metadata)
     duration = _metadata_value(metadata, "duration_seconds")
     return float(duration) if duration is not None else None
 
